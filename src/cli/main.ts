@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { runCommand } from './run.js';
+import { migrateCommand } from './migrate.js';
+import { statusCommand } from './status.js';
+import { ConfigError } from '../config/env.js';
+
+const USAGE = `usage: outbox-relay <command>
+
+commands:
+  run       stream the outbox from the replication slot into Kafka (the default)
+  migrate   create or update the outbox table, its partitions, the publication and the relay role
+  status    print the slot's position, lag and the Kafka checkpoint
+
+Configuration comes from environment variables; see .env.example.`;
+
+const commands: Record<string, () => Promise<number>> = { run: runCommand, migrate: migrateCommand, status: statusCommand };
+
+async function main(argv: string[]): Promise<number> {
+  const name = argv[0] ?? 'run';
+  if (name === '--help' || name === '-h' || name === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    console.error(`outbox-relay: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  return command();
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) console.error(`outbox-relay: ${error.message}`);
+    else console.error(`outbox-relay: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,19 @@
+import pg from 'pg';
+import { loadMigrateConfig } from '../config/config.js';
+import { migrate } from '../schema/migrate.js';
+
+export async function migrateCommand(): Promise<number> {
+  const config = loadMigrateConfig();
+  const client = new pg.Client({ connectionString: config.databaseUrl });
+  await client.connect();
+  try {
+    const result = await migrate(client, config);
+    console.log(
+      `migrated ${config.table.schema}.${config.table.name}: applied ${result.files.join(', ')}; ` +
+        `${result.partitionsCreated} partition(s) created; publication ${config.publication}; relay role ${config.relayRole}`,
+    );
+    return 0;
+  } finally {
+    await client.end();
+  }
+}

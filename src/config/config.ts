@@ -1,0 +1,161 @@
+import { z } from 'zod';
+import { EnvReader, bool, identifier, port, positiveInt } from './env.js';
+import { parseTopicMap, validateTopicTemplate, type TopicMap } from '../outbox/routing.js';
+
+export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
+export interface KafkaSecurity {
+  ssl: boolean;
+  sslCaLocation?: string;
+  saslMechanism?: SaslMechanism;
+  saslUsername?: string;
+  saslPassword?: string;
+}
+
+export interface RelayConfig {
+  databaseUrl: string;
+  kafkaBrokers: string[];
+  kafkaSecurity: KafkaSecurity;
+  kafkaTransactionTimeoutMs: number;
+  transactionalId: string;
+  slot: string;
+  createSlot: boolean;
+  publication: string;
+  table: { schema: string; name: string };
+  topicTemplate: string;
+  topicMap: TopicMap;
+  checkpointTopic: string;
+  batch: { maxEvents: number; maxBytes: number; lingerMs: number };
+  statusIntervalMs: number;
+  idleAckIntervalMs: number;
+  http: { host: string; port: number };
+  logLevel: string;
+}
+
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+const postgresUrl = z
+  .string()
+  .refine((text) => {
+    try {
+      const url = new URL(text);
+      return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
+    } catch {
+      return false;
+    }
+  }, 'not a postgres:// URL')
+  .refine((text) => {
+    const mode = safeUrl(text)?.searchParams.get('sslmode');
+    return mode === null || mode === undefined || SSL_MODES.includes(mode);
+  }, `sslmode must be one of ${SSL_MODES.join(', ')}`);
+
+const brokerList = z
+  .string()
+  .transform((text) => text.split(',').map((b) => b.trim()).filter((b) => b.length > 0))
+  .refine((list) => list.length > 0 && list.every((b) => /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(b)), 'each broker must be host:port');
+
+const tableName = z.string().regex(/^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$/, 'not schema.table in lower case');
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'not a legal Kafka topic name');
+
+function safeUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads and validates the relay's configuration; throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
+  const reader = new EnvReader(env);
+
+  const databaseUrl = reader.read('DATABASE_URL', { schema: postgresUrl, expected: 'a postgres://user:password@host:port/database URL', secret: true });
+  const kafkaBrokers = reader.read('KAFKA_BROKERS', { schema: brokerList, expected: 'a comma-separated list of host:port, such as 127.0.0.1:9092' });
+  const slot = reader.read('OUTBOX_SLOT', { schema: identifier, default: 'outbox_relay', expected: 'a replication slot name: lower-case letters, digits and _' });
+  const createSlot = reader.read('OUTBOX_SLOT_CREATE', { schema: bool, default: 'true', expected: 'true or false' });
+  const publication = reader.read('OUTBOX_PUBLICATION', { schema: identifier, default: 'outbox_publication', expected: 'a publication name: lower-case letters, digits and _' });
+  const table = reader.read('OUTBOX_TABLE', { schema: tableName, default: 'public.outbox_events', expected: 'the outbox table as schema.table' });
+  const topicTemplate = reader.read('OUTBOX_TOPIC_TEMPLATE', { schema: z.string(), default: '{aggregate_type}-events', expected: 'a topic template using {aggregate_type} and {event_type}' });
+  const topicMapText = reader.optional('OUTBOX_TOPIC_MAP', { schema: z.string(), expected: 'event_type=topic pairs separated by commas' });
+  const checkpointTopic = reader.read('OUTBOX_CHECKPOINT_TOPIC', { schema: topicName, default: 'outbox-relay.checkpoints', expected: 'a Kafka topic name' });
+  const maxEvents = reader.read('OUTBOX_BATCH_MAX_EVENTS', { schema: positiveInt, default: '5000', expected: 'the maximum events per Kafka transaction, a positive integer' });
+  const maxBytes = reader.read('OUTBOX_BATCH_MAX_BYTES', { schema: positiveInt, default: String(8 * 1024 * 1024), expected: 'the maximum bytes per Kafka transaction, a positive integer' });
+  const lingerMs = reader.read('OUTBOX_BATCH_LINGER_MS', { schema: positiveInt, default: '20', expected: 'milliseconds to wait for more events before a Kafka commit, a positive integer' });
+  const statusIntervalMs = reader.read('OUTBOX_STATUS_INTERVAL_MS', { schema: positiveInt, default: '10000', expected: 'milliseconds between standby status updates, a positive integer' });
+  const idleAckIntervalMs = reader.read('OUTBOX_IDLE_ACK_INTERVAL_MS', { schema: positiveInt, default: '1000', expected: 'minimum milliseconds between acknowledgements of an idle slot, a positive integer' });
+  const httpHost = reader.read('HTTP_HOST', { schema: z.string().min(1), default: '127.0.0.1', expected: 'the address the HTTP server listens on' });
+  const httpPort = reader.read('HTTP_PORT', { schema: port, default: '8080', expected: 'a TCP port from 0 to 65535 (0 disables the server)' });
+  const logLevel = reader.read('LOG_LEVEL', { schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']), default: 'info', expected: 'one of trace, debug, info, warn, error, fatal' });
+  const kafkaTransactionTimeoutMs = reader.read('KAFKA_TRANSACTION_TIMEOUT_MS', { schema: positiveInt, default: '60000', expected: 'the Kafka transaction timeout in milliseconds' });
+  const transactionalId = reader.optional('KAFKA_TRANSACTIONAL_ID', { schema: z.string().min(1), expected: 'a Kafka transactional id' });
+  const kafkaSecurity = readKafkaSecurity(reader);
+
+  let topicMap: TopicMap = new Map();
+  if (topicTemplate !== undefined) reader.check(validateTopicTemplate(topicTemplate) === undefined, `OUTBOX_TOPIC_TEMPLATE=${JSON.stringify(topicTemplate)} is invalid: ${validateTopicTemplate(topicTemplate)}`);
+  if (topicMapText !== undefined) {
+    const parsed = parseTopicMap(topicMapText);
+    if (typeof parsed === 'string') reader.problems.push(`OUTBOX_TOPIC_MAP=${JSON.stringify(topicMapText)} is invalid: ${parsed}`);
+    else topicMap = parsed;
+  }
+
+  reader.finish();
+
+  return {
+    databaseUrl,
+    kafkaBrokers,
+    kafkaSecurity,
+    kafkaTransactionTimeoutMs,
+    transactionalId: transactionalId ?? `outbox-relay.${slot}`,
+    slot,
+    createSlot,
+    publication,
+    table: splitTable(table),
+    topicTemplate,
+    topicMap,
+    checkpointTopic,
+    batch: { maxEvents, maxBytes, lingerMs },
+    statusIntervalMs,
+    idleAckIntervalMs,
+    http: { host: httpHost, port: httpPort },
+    logLevel,
+  };
+}
+
+function readKafkaSecurity(reader: EnvReader): KafkaSecurity {
+  const ssl = reader.read('KAFKA_SSL', { schema: bool, default: 'false', expected: 'true or false' });
+  const sslCaLocation = reader.optional('KAFKA_SSL_CA_LOCATION', { schema: z.string().min(1), expected: 'a path to a PEM file of CA certificates' });
+  const saslMechanism = reader.optional('KAFKA_SASL_MECHANISM', { schema: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']), expected: 'PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512' });
+  const saslUsername = reader.optional('KAFKA_SASL_USERNAME', { schema: z.string().min(1), expected: 'a SASL user name' });
+  const saslPassword = reader.optional('KAFKA_SASL_PASSWORD', { schema: z.string().min(1), expected: 'a SASL password', secret: true });
+
+  if (saslMechanism !== undefined) {
+    reader.check(saslUsername !== undefined && saslPassword !== undefined, `KAFKA_SASL_MECHANISM=${saslMechanism} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`);
+  }
+  return { ssl, sslCaLocation, saslMechanism, saslUsername, saslPassword };
+}
+
+export interface MigrateConfig {
+  databaseUrl: string;
+  table: { schema: string; name: string };
+  publication: string;
+  relayRole: string;
+  relayRolePassword?: string;
+  daysAhead: number;
+}
+
+/** The subset that "outbox-relay migrate" needs: no Kafka settings. */
+export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): MigrateConfig {
+  const reader = new EnvReader(env);
+  const databaseUrl = reader.read('DATABASE_URL', { schema: postgresUrl, expected: 'a postgres://user:password@host:port/database URL of a role that may create tables and roles', secret: true });
+  const table = reader.read('OUTBOX_TABLE', { schema: tableName, default: 'public.outbox_events', expected: 'the outbox table as schema.table' });
+  const publication = reader.read('OUTBOX_PUBLICATION', { schema: identifier, default: 'outbox_publication', expected: 'a publication name: lower-case letters, digits and _' });
+  const relayRole = reader.read('OUTBOX_RELAY_ROLE', { schema: identifier, default: 'outbox_relay', expected: 'the role name the relay logs in as' });
+  const relayRolePassword = reader.optional('OUTBOX_RELAY_ROLE_PASSWORD', { schema: z.string().min(1), expected: 'the password to set on the relay role', secret: true });
+  const daysAhead = reader.read('OUTBOX_PARTITION_DAYS_AHEAD', { schema: positiveInt, default: '3', expected: 'how many days of partitions to create ahead of today, a positive integer' });
+  reader.finish();
+  return { databaseUrl, table: splitTable(table), publication, relayRole, relayRolePassword, daysAhead };
+}
+
+function splitTable(table: string): { schema: string; name: string } {
+  const [schema, name] = table.includes('.') ? (table.split('.') as [string, string]) : ['public', table];
+  return { schema, name };
+}

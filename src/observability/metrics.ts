@@ -1,0 +1,51 @@
+import client, { Registry } from 'prom-client';
+import type { KafkaRecord } from '../outbox/record.js';
+import { RELAY_STATES, type RelayState } from '../relay/states.js';
+
+const PREFIX = 'outbox_relay_';
+
+/** Every metric the relay exports, on a registry of its own so that tests can create several. */
+export class RelayMetrics {
+  readonly registry = new Registry();
+
+  readonly state = new client.Gauge({ name: `${PREFIX}state`, help: 'Current relay state: 1 for the active state, 0 for the others', labelNames: ['state'], registers: [this.registry] });
+  readonly eventsPublished = new client.Counter({ name: `${PREFIX}events_published_total`, help: 'Outbox events committed to Kafka', labelNames: ['topic', 'event_type'], registers: [this.registry] });
+  readonly kafkaTransactions = new client.Counter({ name: `${PREFIX}kafka_transactions_total`, help: 'Kafka transactions committed', registers: [this.registry] });
+  readonly kafkaTransactionSeconds = new client.Histogram({
+    name: `${PREFIX}kafka_transaction_duration_seconds`,
+    help: 'Time from the start of a Kafka transaction to its commit',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly kafkaTransactionEvents = new client.Histogram({
+    name: `${PREFIX}kafka_transaction_events`,
+    help: 'Outbox events per Kafka transaction',
+    buckets: [0, 1, 10, 100, 1000, 5000, 10000, 50000],
+    registers: [this.registry],
+  });
+  readonly acknowledgedLsn = new client.Gauge({ name: `${PREFIX}acknowledged_lsn_bytes`, help: 'WAL position acknowledged to the slot, as a byte offset (exact below 2^53)', registers: [this.registry] });
+  readonly serverWalEnd = new client.Gauge({ name: `${PREFIX}server_wal_end_bytes`, help: 'Latest server WAL end seen on the replication stream, as a byte offset', registers: [this.registry] });
+  readonly errors = new client.Counter({ name: `${PREFIX}errors_total`, help: 'Errors that ended a relay attempt, by code', labelNames: ['code'], registers: [this.registry] });
+  readonly retries = new client.Counter({ name: `${PREFIX}retries_total`, help: 'Relay attempts restarted after a retriable error, by code', labelNames: ['code'], registers: [this.registry] });
+  readonly slotAheadOfCheckpoint = new client.Gauge({
+    name: `${PREFIX}slot_ahead_of_checkpoint`,
+    help: '1 when the slot starts after the Kafka checkpoint, so rows in between were never relayed and the relay refuses to stream',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    this.setState('starting');
+  }
+
+  setState(current: RelayState): void {
+    for (const state of RELAY_STATES) this.state.set({ state }, state === current ? 1 : 0);
+  }
+
+  recordCommit(records: KafkaRecord[], seconds: number): void {
+    this.kafkaTransactions.inc();
+    this.kafkaTransactionSeconds.observe(seconds);
+    this.kafkaTransactionEvents.observe(records.length);
+    for (const record of records) this.eventsPublished.inc({ topic: record.topic, event_type: record.headers.event_type ?? '' });
+  }
+}

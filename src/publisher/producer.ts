@@ -1,0 +1,109 @@
+import { KafkaJS } from '@confluentinc/kafka-javascript';
+import type { Logger } from 'pino';
+import type { KafkaRecord } from '../outbox/record.js';
+import { commonKafkaProperties } from './kafka-config.js';
+import { FencedError, RelayError, errorText } from './errors.js';
+import type { KafkaSecurity } from '../config/config.js';
+
+export interface ProducerOptions {
+  brokers: string[];
+  security: KafkaSecurity;
+  transactionalId: string;
+  transactionTimeoutMs: number;
+}
+
+const FENCED_CODES = new Set(['ERR__FENCED', 'ERR_PRODUCER_FENCED', 'ERR_INVALID_PRODUCER_EPOCH']);
+
+/**
+ * A transactional, idempotent producer. Each call to `commitTransaction` is one Kafka transaction:
+ * begin, produce the records in order, commit. On any failure the transaction is aborted and the
+ * error rethrown, so nothing of it becomes visible to read_committed consumers.
+ */
+export class TransactionalProducer {
+  private readonly producer: KafkaJS.Producer;
+  private connected = false;
+
+  constructor(
+    private readonly options: ProducerOptions,
+    private readonly log: Logger,
+  ) {
+    const kafka = new KafkaJS.Kafka({});
+    this.producer = kafka.producer({
+      ...commonKafkaProperties(options.brokers, options.security, 'outbox-relay'),
+      'transactional.id': options.transactionalId,
+      'enable.idempotence': true,
+      acks: -1,
+      'max.in.flight.requests.per.connection': 5,
+      'transaction.timeout.ms': options.transactionTimeoutMs,
+      'linger.ms': 5,
+      'compression.type': 'lz4',
+      'message.max.bytes': 16 * 1024 * 1024,
+      'queue.buffering.max.messages': 200_000,
+    } as KafkaJS.ProducerConfig);
+  }
+
+  /** Connects and initialises transactions, which fences any older producer with the same transactional id. */
+  async connect(): Promise<void> {
+    try {
+      await this.producer.connect();
+    } catch (error) {
+      throw this.classify(error, `could not connect the transactional producer to Kafka at ${this.options.brokers.join(',')}; check KAFKA_BROKERS and that the brokers are up`);
+    }
+    this.connected = true;
+    this.log.info({ transactionalId: this.options.transactionalId }, 'transactional producer ready');
+  }
+
+  async commitTransaction(records: KafkaRecord[]): Promise<void> {
+    let begun = false;
+    try {
+      await this.producer.transaction();
+      begun = true;
+      await this.producer.sendBatch({ topicMessages: groupByTopic(records) });
+      await this.producer.commit();
+    } catch (error) {
+      if (begun) await this.abortQuietly(error);
+      throw this.classify(error, `Kafka transaction of ${records.length} records failed`);
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.connected) return;
+    this.connected = false;
+    await this.producer.disconnect().catch((error: unknown) => this.log.warn({ err: errorText(error) }, 'producer disconnect failed'));
+  }
+
+  private async abortQuietly(cause: unknown): Promise<void> {
+    try {
+      await this.producer.abort();
+      this.log.warn({ err: errorText(cause) }, 'Kafka transaction aborted');
+    } catch (error) {
+      this.log.warn({ err: errorText(error), cause: errorText(cause) }, 'Kafka transaction abort failed');
+    }
+  }
+
+  private classify(error: unknown, context: string): RelayError {
+    const code = (error as { code?: unknown }).code;
+    const name = typeof code === 'number' ? codeName(code) : String(code);
+    if (FENCED_CODES.has(name) || /fenced/i.test(errorText(error))) return new FencedError(this.options.transactionalId, error);
+    return new RelayError('kafka_error', `${context}: ${errorText(error)}`, true, { cause: error });
+  }
+}
+
+function codeName(code: number): string {
+  const codes = KafkaJS.ErrorCodes as unknown as Record<string, number>;
+  return Object.entries(codes).find(([, value]) => value === code)?.[0] ?? String(code);
+}
+
+/** Keeps the records' relative order within each topic, which is what per-aggregate order needs. */
+function groupByTopic(records: KafkaRecord[]): { topic: string; messages: { key: Buffer; value: Buffer; headers: Record<string, string> }[] }[] {
+  const byTopic = new Map<string, { key: Buffer; value: Buffer; headers: Record<string, string> }[]>();
+  for (const record of records) {
+    let messages = byTopic.get(record.topic);
+    if (messages === undefined) {
+      messages = [];
+      byTopic.set(record.topic, messages);
+    }
+    messages.push({ key: record.key, value: record.value, headers: record.headers });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}

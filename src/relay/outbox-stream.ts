@@ -1,0 +1,151 @@
+import type { Logger } from 'pino';
+import type { Lsn } from '../lsn.js';
+import { formatLsn } from '../lsn.js';
+import type { BeginMessage, CommitMessage, PgOutputMessage, RelationMessage } from '../decoder/messages.js';
+import { OutboxLayout } from '../outbox/event.js';
+import { toKafkaRecord } from '../outbox/record.js';
+import type { TopicRouter } from '../outbox/routing.js';
+import { coversTransaction, rowsAlreadyDone, type Checkpoint } from '../checkpoint/checkpoint.js';
+import { RelayError } from '../publisher/errors.js';
+import type { PendingBatch } from './batch.js';
+
+interface OpenTransaction {
+  xid: number;
+  finalLsn: Lsn;
+  /** Outbox rows seen so far in this transaction, including those skipped. */
+  rowIndex: number;
+  /** Rows at the start that an earlier chunk already put in Kafka. */
+  skipRows: number;
+  /** The whole transaction is in Kafka already. */
+  skipAll: boolean;
+}
+
+export type IgnoredKind = 'update' | 'delete' | 'truncate' | 'message';
+
+/**
+ * Turns decoded pgoutput messages into Kafka records in a PendingBatch. Holds what pgoutput
+ * expects a client to remember: relations by OID, and the transaction between Begin and Commit.
+ */
+export class OutboxStream {
+  private readonly relations = new Map<number, RelationMessage>();
+  private outboxOid: number | null = null;
+  private layout: OutboxLayout | null = null;
+  private open: OpenTransaction | null = null;
+  readonly ignored: Record<IgnoredKind, number> = { update: 0, delete: 0, truncate: 0, message: 0 };
+
+  constructor(
+    private readonly table: { schema: string; name: string },
+    private readonly router: TopicRouter,
+    private readonly checkpoint: Checkpoint | null,
+    private readonly log: Logger,
+  ) {}
+
+  get inTransaction(): boolean {
+    return this.open !== null;
+  }
+
+  /** The chunk position to record when a Kafka transaction commits in the middle of this PostgreSQL transaction. */
+  get partial(): { finalLsn: Lsn; rowsDone: number } | null {
+    if (this.open === null) return null;
+    return { finalLsn: this.open.finalLsn, rowsDone: Math.max(this.open.rowIndex, this.open.skipRows) };
+  }
+
+  handle(message: PgOutputMessage, batch: PendingBatch, now: number): void {
+    switch (message.tag) {
+      case 'Begin':
+        return this.onBegin(message);
+      case 'Commit':
+        return this.onCommit(message, batch, now);
+      case 'Relation':
+        return this.onRelation(message);
+      case 'Insert':
+        return this.onInsert(message.relationOid, message.newTuple, batch, now);
+      case 'Update':
+        return this.onIgnored('update', message.relationOid);
+      case 'Delete':
+        return this.onIgnored('delete', message.relationOid);
+      case 'Truncate':
+        return this.onIgnored('truncate', message.relationOids[0] ?? 0);
+      case 'Message':
+        // Heartbeats and other applications' logical messages carry no events.
+        this.ignored.message++;
+        this.log.debug({ prefix: message.prefix, lsn: formatLsn(message.lsn), transactional: message.transactional }, 'logical message ignored');
+        return;
+      case 'Origin':
+      case 'Type':
+        return;
+    }
+  }
+
+  private onBegin(message: BeginMessage): void {
+    if (this.open !== null) {
+      throw new RelayError('protocol_violation', `Begin of xid ${message.xid} arrived inside xid ${this.open.xid}; pgoutput never nests transactions`, true);
+    }
+    this.open = {
+      xid: message.xid,
+      finalLsn: message.finalLsn,
+      rowIndex: 0,
+      skipRows: rowsAlreadyDone(this.checkpoint, message.finalLsn),
+      skipAll: coversTransaction(this.checkpoint, message.finalLsn),
+    };
+  }
+
+  private onCommit(message: CommitMessage, batch: PendingBatch, now: number): void {
+    const open = this.requireOpen('Commit');
+    if (open.finalLsn !== message.commitLsn) {
+      throw new RelayError('protocol_violation', `Commit at ${formatLsn(message.commitLsn)} does not match Begin's final LSN ${formatLsn(open.finalLsn)} (xid ${open.xid})`, true);
+    }
+    this.open = null;
+    if (!open.skipAll) batch.completeTransaction(message.endLsn, now);
+  }
+
+  private onRelation(message: RelationMessage): void {
+    this.relations.set(message.relationOid, message);
+    if (message.namespace === this.table.schema && message.name === this.table.name) {
+      this.outboxOid = message.relationOid;
+      this.layout = OutboxLayout.fromRelation(message);
+    }
+  }
+
+  private onInsert(relationOid: number, tuple: Parameters<OutboxLayout['toEvent']>[0], batch: PendingBatch, now: number): void {
+    const open = this.requireOpen('Insert');
+    if (relationOid !== this.outboxOid || this.layout === null) throw this.foreignRelation(relationOid);
+
+    open.rowIndex++;
+    if (open.skipAll || open.rowIndex <= open.skipRows) return;
+
+    const event = this.layout.toEvent(tuple);
+    const route = this.router.route(event.aggregateType, event.eventType);
+    if ('error' in route) {
+      // NOTE: until dead-lettering exists, an unroutable event stops the relay before it is acknowledged.
+      throw new RelayError('unroutable_event', `outbox event ${event.id} (xid ${open.xid}): ${route.error}`, false);
+    }
+    batch.add(toKafkaRecord(event, route.topic, open.finalLsn), now);
+  }
+
+  private onIgnored(kind: IgnoredKind, relationOid: number): void {
+    this.ignored[kind]++;
+    const relation = this.relations.get(relationOid);
+    this.log.info({ kind, relation: relation ? `${relation.namespace}.${relation.name}` : relationOid, count: this.ignored[kind] }, 'change that is not an insert ignored');
+  }
+
+  private requireOpen(what: string): OpenTransaction {
+    if (this.open === null) throw new RelayError('protocol_violation', `${what} arrived outside a transaction`, true);
+    return this.open;
+  }
+
+  /**
+   * Rows of a relation other than the outbox mean the publication publishes more than the outbox,
+   * most often a partition because publish_via_partition_root is off. Stopping here keeps the
+   * slot from being acknowledged past rows the relay did not publish.
+   */
+  private foreignRelation(relationOid: number): RelayError {
+    const relation = this.relations.get(relationOid);
+    const name = relation ? `${relation.namespace}.${relation.name}` : `OID ${relationOid}`;
+    return new RelayError(
+      'foreign_relation',
+      `the publication sent an insert into ${name}, which is not the outbox ${this.table.schema}.${this.table.name}; if it is a partition, set publish_via_partition_root = true on the publication, otherwise remove the table from it`,
+      false,
+    );
+  }
+}
