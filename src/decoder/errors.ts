@@ -10,15 +10,15 @@ export class DecodeError extends Error {
 
 const DUMP_LIMIT = 64;
 
-/** Hex of the first bytes of a message, with the cursor marked by `|`, for error messages. */
+/** Hex of the first bytes of a message, the byte at the cursor in brackets, for error messages. */
 export function hexDump(bytes: Buffer, cursor?: number): string {
   const shown = bytes.subarray(0, DUMP_LIMIT);
   const parts: string[] = [];
   for (let i = 0; i < shown.length; i++) {
-    if (i === cursor) parts.push('|');
-    parts.push(shown[i]!.toString(16).padStart(2, '0'));
+    const hex = shown[i]!.toString(16).padStart(2, '0');
+    parts.push(i === cursor ? `[${hex}]` : hex);
   }
-  if (cursor === shown.length && cursor === bytes.length) parts.push('|');
+  if (cursor === bytes.length) parts.push('[]');
   const more = bytes.length > DUMP_LIMIT ? ` …(+${bytes.length - DUMP_LIMIT} bytes)` : '';
   return parts.join(' ') + more;
 }
