@@ -90,13 +90,15 @@ export class OutboxLayout {
   }
 }
 
-const UTC_TIMESTAMPTZ = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)\+00$/;
+const UTC_TIMESTAMPTZ = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/;
 
 /**
- * Turns timestamptz output of a session with TimeZone=UTC and DateStyle=ISO into ISO 8601. Values
- * outside that shape (BC dates, infinity) pass through as PostgreSQL printed them.
+ * Turns timestamptz output of a session with TimeZone=UTC and DateStyle=ISO into ISO 8601 with
+ * all six fractional digits. Values outside that shape (BC dates, infinity) pass through as
+ * PostgreSQL printed them.
  */
 export function timestamptzToIso(text: string): string {
   const match = UTC_TIMESTAMPTZ.exec(text);
-  return match ? `${match[1]}T${match[2]}Z` : text;
+  if (!match) return text;
+  return `${match[1]}T${match[2]}.${(match[3] ?? '').padEnd(6, '0')}Z`;
 }

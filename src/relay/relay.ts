@@ -9,7 +9,7 @@ import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import { TransactionalProducer } from '../publisher/producer.js';
 import { FencedError, RelayError, errorText } from '../publisher/errors.js';
 import { ReplicationSession } from '../wal/replication-session.js';
-import { checkSlotUsable, createSlot, readSlot } from '../wal/slot.js';
+import { checkSlotUsable, createSlot, readSlot, type SlotState } from '../wal/slot.js';
 import { checkPublication } from '../wal/preflight.js';
 import { APPLICATION_NAME, SESSION_OPTIONS } from '../wal/session-options.js';
 import { PendingBatch } from './batch.js';
@@ -103,13 +103,15 @@ export class Relay {
     try {
       await connectSql(sql, this.config.databaseUrl);
       await checkPublication(sql, this.config.publication, this.config.table);
+      // Check the slot before touching Kafka: a standby must not fence the active relay's producer.
+      const slot = await this.prepareSlot(sql);
 
       await store.ensureTopic();
       await producer.connect();
       const checkpoint = await store.readLatest();
       this.log.info({ slot: this.config.slot, checkpoint: describeCheckpoint(checkpoint) }, 'checkpoint read');
+      const startLsn = this.checkSlotAgainstCheckpoint(slot, checkpoint);
 
-      const startLsn = await this.prepareSlot(sql, checkpoint);
       session = await ReplicationSession.connect(this.config.databaseUrl, this.log.child({ component: 'wal' }));
       session.start({ slot: this.config.slot, publication: this.config.publication, startLsn, statusIntervalMs: this.config.statusIntervalMs });
       this.metrics.acknowledgedLsn.set(Number(startLsn));
@@ -124,12 +126,8 @@ export class Relay {
     }
   }
 
-  /**
-   * Checks the slot against the checkpoint. The slot may lag the checkpoint (a crash between the
-   * Kafka commit and the acknowledgement), but it must never be ahead: then WAL that Kafka has not
-   * seen is gone from the slot, which happens when a slot is dropped and created anew.
-   */
-  private async prepareSlot(sql: pg.Client, checkpoint: Checkpoint | null): Promise<Lsn> {
+  /** Reads the slot, creating it when allowed, and rejects one the relay cannot stream from. */
+  private async prepareSlot(sql: pg.Client): Promise<SlotState> {
     const database = (await sql.query('SELECT current_database() AS name')).rows[0].name as string;
     let slot = await readSlot(sql, this.config.slot);
 
@@ -147,7 +145,15 @@ export class Relay {
     if (slot.active) {
       throw new RelayError('slot_active', `replication slot "${this.config.slot}" is active for process ${slot.activePid}; another relay is streaming it, so this one waits as a standby`, true);
     }
+    return slot;
+  }
 
+  /**
+   * The slot may lag the checkpoint (a crash between the Kafka commit and the acknowledgement),
+   * but it must never be ahead: then WAL that Kafka has not seen is gone from the slot, which
+   * happens when a slot is dropped and created anew. Returns the position to start streaming at.
+   */
+  private checkSlotAgainstCheckpoint(slot: SlotState, checkpoint: Checkpoint | null): Lsn {
     const confirmed = slot.confirmedFlushLsn ?? 0n;
     if (checkpoint !== null && confirmed > checkpoint.lsn) {
       this.metrics.slotAheadOfCheckpoint.set(1);
