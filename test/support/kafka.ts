@@ -45,8 +45,11 @@ export async function readCommitted(topics: string[], options: { expected: numbe
   await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (error) => (error ? reject(error) : resolve())));
 
   try {
-    const atEof = new Set<string>();
-    consumer.on('partition.eof', (eof) => atEof.add(`${eof.topic}/${eof.partition}`));
+    // The end offset each partition reported last. The EOF event may be emitted before the
+    // callback that delivers the messages in front of it, so compare offsets, not arrival order.
+    const endOffsets = new Map<string, number>();
+    const lastOffsets = new Map<string, number>();
+    consumer.on('partition.eof', (eof) => endOffsets.set(`${eof.topic}/${eof.partition}`, eof.offset));
 
     // Topics appear when the relay first produces to them; assign once all of them exist.
     let assigned: { topic: string; partition: number }[] = [];
@@ -61,11 +64,15 @@ export async function readCommitted(topics: string[], options: { expected: numbe
     while (Date.now() < deadline) {
       const batch = await consumeBatch(consumer);
       for (const message of batch) {
-        atEof.delete(`${message.topic}/${message.partition}`);
+        lastOffsets.set(`${message.topic}/${message.partition}`, message.offset);
         records.push(toRecord(message));
       }
 
-      const allAtEnd = assigned.every((p) => atEof.has(`${p.topic}/${p.partition}`));
+      const allAtEnd = assigned.every((p) => {
+        const key = `${p.topic}/${p.partition}`;
+        const end = endOffsets.get(key);
+        return end !== undefined && (lastOffsets.get(key) ?? -1) < end;
+      });
       if (records.length >= options.expected && allAtEnd) break;
       if (batch.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
     }
