@@ -31,11 +31,17 @@ export class CheckpointStore {
   async ensureTopic(): Promise<void> {
     const kafka = new Kafka.KafkaJS.Kafka({});
     const admin = kafka.admin({ ...commonKafkaProperties(this.options.brokers, this.options.security, 'outbox-relay-admin') } as Kafka.KafkaJS.AdminConstructorConfig);
+    let existing: string[];
     try {
       await admin.connect();
-      const existing = await admin.listTopics();
-      if (existing.includes(this.options.topic)) return;
+      existing = await admin.listTopics();
+    } catch (error) {
+      await admin.disconnect().catch(() => undefined);
+      throw new RelayError('kafka_unreachable', `could not reach Kafka at ${this.options.brokers.join(',')} (${errorText(error)}); check KAFKA_BROKERS, TLS and SASL settings, and that the brokers are up`, true, { cause: error });
+    }
 
+    try {
+      if (existing.includes(this.options.topic)) return;
       await admin.createTopics({
         topics: [{ topic: this.options.topic, numPartitions: 1, replicationFactor: -1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
       });

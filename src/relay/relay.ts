@@ -18,6 +18,8 @@ import { RelayStateMachine } from './states.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 
+const STANDBY_POLL_CAP_MS = 5000;
+
 /** Test-only: exit right after this many Kafka commits, before acknowledging the last one. */
 const EXIT_AFTER_COMMITS = Number(process.env.OUTBOX_RELAY_TEST_EXIT_AFTER_KAFKA_COMMITS ?? 0);
 
@@ -77,7 +79,8 @@ export class Relay {
           throw relayError;
         }
 
-        const delay = backoffDelayMs(attempt++);
+        // A standby polls the slot often so that it takes over within seconds of the active relay's exit.
+        const delay = relayError.code === 'slot_active' ? backoffDelayMs(attempt++, 250, STANDBY_POLL_CAP_MS) : backoffDelayMs(attempt++);
         this.metrics.retries.inc({ code: relayError.code });
         this.log.warn({ err: relayError.message, code: relayError.code, attempt, delayMs: delay }, 'relay attempt failed; retrying');
         this.states.moveTo('retrying');
@@ -104,9 +107,10 @@ export class Relay {
       await connectSql(sql, this.config.databaseUrl);
       await checkPublication(sql, this.config.publication, this.config.table);
       // Check the slot before touching Kafka: a standby must not fence the active relay's producer.
-      const slot = await this.prepareSlot(sql);
-
+      const existing = await this.readSlot(sql);
       await store.ensureTopic();
+      // Create a missing slot only once Kafka answered: an unread slot holds WAL back.
+      const slot = existing ?? (await this.createSlot(sql));
       await producer.connect();
       const checkpoint = await store.readLatest();
       this.log.info({ slot: this.config.slot, checkpoint: describeCheckpoint(checkpoint) }, 'checkpoint read');
@@ -126,25 +130,27 @@ export class Relay {
     }
   }
 
-  /** Reads the slot, creating it when allowed, and rejects one the relay cannot stream from. */
-  private async prepareSlot(sql: pg.Client): Promise<SlotState> {
-    const database = (await sql.query('SELECT current_database() AS name')).rows[0].name as string;
-    let slot = await readSlot(sql, this.config.slot);
-
+  /** Reads the slot and rejects one the relay cannot stream from; null when it does not exist. */
+  private async readSlot(sql: pg.Client): Promise<SlotState | null> {
+    const slot = await readSlot(sql, this.config.slot);
     if (slot === null) {
-      if (!this.config.createSlot) {
-        throw new RelayError('slot_missing', `replication slot "${this.config.slot}" does not exist and OUTBOX_SLOT_CREATE=false; create it or allow the relay to`, false);
-      }
-      await createSlot(sql, this.config.slot);
-      this.log.info({ slot: this.config.slot }, 'replication slot created');
-      slot = await readSlot(sql, this.config.slot);
+      if (this.config.createSlot) return null;
+      throw new RelayError('slot_missing', `replication slot "${this.config.slot}" does not exist and OUTBOX_SLOT_CREATE=false; create it or allow the relay to`, false);
     }
-    if (slot === null) throw new RelayError('slot_missing', `replication slot "${this.config.slot}" vanished right after creation`, true);
 
-    checkSlotUsable(slot, database);
+    checkSlotUsable(slot, await currentDatabase(sql));
     if (slot.active) {
       throw new RelayError('slot_active', `replication slot "${this.config.slot}" is active for process ${slot.activePid}; another relay is streaming it, so this one waits as a standby`, true);
     }
+    return slot;
+  }
+
+  private async createSlot(sql: pg.Client): Promise<SlotState> {
+    await createSlot(sql, this.config.slot);
+    this.log.info({ slot: this.config.slot }, 'replication slot created');
+
+    const slot = await readSlot(sql, this.config.slot);
+    if (slot === null) throw new RelayError('slot_missing', `replication slot "${this.config.slot}" vanished right after creation`, true);
     return slot;
   }
 
@@ -241,6 +247,10 @@ async function connectSql(sql: pg.Client, databaseUrl: string): Promise<void> {
     const where = `${url.hostname}:${url.port || 5432}/${url.pathname.slice(1)} as ${decodeURIComponent(url.username) || '(default user)'}`;
     throw new RelayError('postgres_connect_failed', `could not connect to PostgreSQL at ${where}: ${errorText(error)}; check DATABASE_URL`, true, { cause: error });
   }
+}
+
+async function currentDatabase(sql: pg.Client): Promise<string> {
+  return (await sql.query('SELECT current_database() AS name')).rows[0].name as string;
 }
 
 function describeCheckpoint(checkpoint: Checkpoint | null): string {
