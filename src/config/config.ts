@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EnvReader, bool, identifier, port, positiveInt } from './env.js';
+import { EnvReader, bool, identifier, nonNegativeInt, port, positiveInt } from './env.js';
 import { parseTopicMap, validateTopicTemplate, type TopicMap } from '../outbox/routing.js';
 
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
@@ -28,6 +28,9 @@ export interface RelayConfig {
   batch: { maxEvents: number; maxBytes: number; lingerMs: number };
   statusIntervalMs: number;
   idleAckIntervalMs: number;
+  slotPollIntervalMs: number;
+  heartbeatIntervalMs: number;
+  refusalRecheckMs: number;
   http: { host: string; port: number };
   logLevel: string;
 }
@@ -82,6 +85,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const lingerMs = reader.read('OUTBOX_BATCH_LINGER_MS', { schema: positiveInt, default: '20', expected: 'milliseconds to wait for more events before a Kafka commit, a positive integer' });
   const statusIntervalMs = reader.read('OUTBOX_STATUS_INTERVAL_MS', { schema: positiveInt, default: '10000', expected: 'milliseconds between standby status updates, a positive integer' });
   const idleAckIntervalMs = reader.read('OUTBOX_IDLE_ACK_INTERVAL_MS', { schema: positiveInt, default: '1000', expected: 'minimum milliseconds between acknowledgements of an idle slot, a positive integer' });
+  const slotPollIntervalMs = reader.read('OUTBOX_SLOT_POLL_INTERVAL_MS', { schema: positiveInt, default: '5000', expected: 'milliseconds between reads of the slot position and WAL retention, a positive integer' });
+  const heartbeatIntervalMs = reader.read('OUTBOX_HEARTBEAT_INTERVAL_MS', { schema: nonNegativeInt, default: '0', expected: 'milliseconds between heartbeat messages written to the WAL, 0 to write none' });
+  const refusalRecheckMs = reader.read('OUTBOX_REFUSAL_RECHECK_MS', { schema: positiveInt, default: '60000', expected: 'milliseconds between checks while the relay refuses to stream, a positive integer' });
   const httpHost = reader.read('HTTP_HOST', { schema: z.string().min(1), default: '127.0.0.1', expected: 'the address the HTTP server listens on' });
   const httpPort = reader.read('HTTP_PORT', { schema: port, default: '8080', expected: 'a TCP port from 0 to 65535 (0 disables the server)' });
   const logLevel = reader.read('LOG_LEVEL', { schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']), default: 'info', expected: 'one of trace, debug, info, warn, error, fatal' });
@@ -115,6 +121,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     batch: { maxEvents, maxBytes, lingerMs },
     statusIntervalMs,
     idleAckIntervalMs,
+    slotPollIntervalMs,
+    heartbeatIntervalMs,
+    refusalRecheckMs,
     http: { host: httpHost, port: httpPort },
     logLevel,
   };

@@ -62,6 +62,12 @@ export const positiveInt = z
   .transform(Number)
   .refine((n) => Number.isSafeInteger(n) && n > 0, 'must be greater than 0');
 
+export const nonNegativeInt = z
+  .string()
+  .regex(/^\d+$/, 'not a whole number')
+  .transform(Number)
+  .refine((n) => Number.isSafeInteger(n), 'too large');
+
 export const port = z
   .string()
   .regex(/^\d+$/, 'not a whole number')

@@ -15,10 +15,7 @@ export function startHttpServer(host: string, port: number, relay: Relay, metric
       return;
     }
     if (path === '/healthz') return sendJson(response, 200, { status: 'alive', state: relay.states.state });
-    if (path === '/readyz') {
-      const ready = relay.states.state === 'streaming';
-      return sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', state: relay.states.state, error: ready ? null : relay.error });
-    }
+    if (path === '/readyz') return readiness(response, relay);
     sendJson(response, 404, { error: `no such path ${path}; try /metrics, /healthz or /readyz` });
   });
 
@@ -30,6 +27,19 @@ export function startHttpServer(host: string, port: number, relay: Relay, metric
       resolve(server);
     });
   });
+}
+
+/** A Kafka commit pending longer than this means Kafka is unreachable, even while the state says streaming. */
+const KAFKA_STALL_SECONDS = 15;
+
+function readiness(response: http.ServerResponse, relay: Relay): void {
+  const state = relay.states.state;
+  const pending = relay.kafkaCommitPendingSeconds;
+  let reason: string | null = null;
+  if (state !== 'streaming') reason = relay.error ?? `relay is ${state}`;
+  else if (pending > KAFKA_STALL_SECONDS) reason = `Kafka transaction pending for ${Math.round(pending)} s: Kafka is unreachable or slow`;
+
+  sendJson(response, reason === null ? 200 : 503, { status: reason === null ? 'ready' : 'not ready', state, reason, lagSeconds: relay.lagSeconds });
 }
 
 function send(response: http.ServerResponse, status: number, type: string, body: string): void {

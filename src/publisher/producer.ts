@@ -12,6 +12,7 @@ export interface ProducerOptions {
   transactionTimeoutMs: number;
 }
 
+const DISCONNECT_TIMEOUT_MS = 5000;
 const FENCED_CODES = new Set(['ERR__FENCED', 'ERR_PRODUCER_FENCED', 'ERR_INVALID_PRODUCER_EPOCH']);
 
 /**
@@ -69,7 +70,10 @@ export class TransactionalProducer {
   async disconnect(): Promise<void> {
     if (!this.connected) return;
     this.connected = false;
-    await this.producer.disconnect().catch((error: unknown) => this.log.warn({ err: errorText(error) }, 'producer disconnect failed'));
+    // librdkafka waits for in-flight requests on disconnect, which never ends while Kafka is down.
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, DISCONNECT_TIMEOUT_MS).unref());
+    const disconnect = this.producer.disconnect().catch((error: unknown) => this.log.warn({ err: errorText(error) }, 'producer disconnect failed'));
+    await Promise.race([disconnect, timeout]);
   }
 
   private async abortQuietly(cause: unknown): Promise<void> {

@@ -11,6 +11,8 @@ export class PendingBatch {
   bytes = 0;
   ackLsn: Lsn | null = null;
   firstAddedAt: number | null = null;
+  /** PostgreSQL commit times (Unix microseconds) of the whole transactions in this batch, oldest first. */
+  readonly commitTimes: bigint[] = [];
 
   add(record: KafkaRecord, now: number): void {
     this.records.push(record);
@@ -19,8 +21,9 @@ export class PendingBatch {
   }
 
   /** Marks a PostgreSQL transaction as wholly in this batch. An empty one still moves `ackLsn`. */
-  completeTransaction(endLsn: Lsn, now: number): void {
+  completeTransaction(endLsn: Lsn, now: number, commitTimeUnixMicros?: bigint): void {
     this.ackLsn = endLsn;
+    if (commitTimeUnixMicros !== undefined) this.commitTimes.push(commitTimeUnixMicros);
     this.firstAddedAt ??= now;
   }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Lsn } from '../lsn.js';
 import { formatLsn } from '../lsn.js';
-import type { BeginMessage, CommitMessage, PgOutputMessage, RelationMessage } from '../decoder/messages.js';
+import { pgTimestampToUnixMicros, type BeginMessage, type CommitMessage, type PgOutputMessage, type RelationMessage } from '../decoder/messages.js';
 import { OutboxLayout } from '../outbox/event.js';
 import { toKafkaRecord } from '../outbox/record.js';
 import type { TopicRouter } from '../outbox/routing.js';
@@ -12,6 +12,7 @@ import type { PendingBatch } from './batch.js';
 interface OpenTransaction {
   xid: number;
   finalLsn: Lsn;
+  commitTimeUnixMicros: bigint;
   /** Outbox rows seen so far in this transaction, including those skipped. */
   rowIndex: number;
   /** Rows at the start that an earlier chunk already put in Kafka. */
@@ -50,6 +51,11 @@ export class OutboxStream {
     return { finalLsn: this.open.finalLsn, rowsDone: Math.max(this.open.rowIndex, this.open.skipRows) };
   }
 
+  /** Commit time of the open transaction, whose rows are not all in Kafka yet. */
+  get openCommitTime(): bigint | null {
+    return this.open?.commitTimeUnixMicros ?? null;
+  }
+
   handle(message: PgOutputMessage, batch: PendingBatch, now: number): void {
     switch (message.tag) {
       case 'Begin':
@@ -84,6 +90,7 @@ export class OutboxStream {
     this.open = {
       xid: message.xid,
       finalLsn: message.finalLsn,
+      commitTimeUnixMicros: pgTimestampToUnixMicros(message.commitTime),
       rowIndex: 0,
       skipRows: rowsAlreadyDone(this.checkpoint, message.finalLsn),
       skipAll: coversTransaction(this.checkpoint, message.finalLsn),
@@ -96,7 +103,7 @@ export class OutboxStream {
       throw new RelayError('protocol_violation', `Commit at ${formatLsn(message.commitLsn)} does not match Begin's final LSN ${formatLsn(open.finalLsn)} (xid ${open.xid})`, true);
     }
     this.open = null;
-    if (!open.skipAll) batch.completeTransaction(message.endLsn, now);
+    if (!open.skipAll) batch.completeTransaction(message.endLsn, now, pgTimestampToUnixMicros(message.commitTime));
   }
 
   private onRelation(message: RelationMessage): void {

@@ -2,8 +2,6 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { RelayConfig } from '../config/config.js';
 import { formatLsn, maxLsn, type Lsn } from '../lsn.js';
-import { decodePgOutput } from '../decoder/pgoutput.js';
-import { TopicRouter } from '../outbox/routing.js';
 import { CheckpointStore } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import { TransactionalProducer } from '../publisher/producer.js';
@@ -12,16 +10,17 @@ import { ReplicationSession } from '../wal/replication-session.js';
 import { checkSlotUsable, createSlot, readSlot, type SlotState } from '../wal/slot.js';
 import { checkPublication } from '../wal/preflight.js';
 import { APPLICATION_NAME, SESSION_OPTIONS } from '../wal/session-options.js';
-import { PendingBatch } from './batch.js';
-import { OutboxStream } from './outbox-stream.js';
+import { StreamLoop } from './stream-loop.js';
+import { SlotMonitor, type SlotReading } from '../wal/slot-monitor.js';
 import { RelayStateMachine } from './states.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 
 const STANDBY_POLL_CAP_MS = 5000;
 
-/** Test-only: exit right after this many Kafka commits, before acknowledging the last one. */
-const EXIT_AFTER_COMMITS = Number(process.env.OUTBOX_RELAY_TEST_EXIT_AFTER_KAFKA_COMMITS ?? 0);
+/** Errors that mean streaming could lose events: the relay waits for an operator instead of exiting. */
+const REFUSAL_CODES = new Set(['slot_ahead_of_checkpoint', 'slot_lost']);
+
 
 /**
  * The relay's main loop. One attempt connects everything, reads the checkpoint, streams until an
@@ -32,13 +31,14 @@ export class Relay {
   readonly states = new RelayStateMachine();
   private readonly stop = new AbortController();
   private lastError: string | null = null;
-  private commits = 0;
+  private loop: StreamLoop | null = null;
 
   constructor(
     private readonly config: RelayConfig,
     private readonly log: Logger,
     private readonly metrics: RelayMetrics,
   ) {
+    metrics.attach({ lagSeconds: () => this.lagSeconds, kafkaCommitPendingSeconds: () => this.kafkaCommitPendingSeconds });
     this.states.onChange((state) => {
       metrics.setState(state);
       log.info({ state }, 'relay state changed');
@@ -47,6 +47,27 @@ export class Relay {
 
   get error(): string | null {
     return this.lastError;
+  }
+
+  /** Seconds the current Kafka commit has been running: long values mean Kafka is unreachable. */
+  get kafkaCommitPendingSeconds(): number {
+    return this.loop?.kafkaCommitPendingSeconds ?? 0;
+  }
+
+  /** Seconds since the commit of the oldest PostgreSQL transaction not yet in Kafka; 0 when caught up. */
+  get lagSeconds(): number {
+    const oldest = this.loop?.oldestPendingCommitTime ?? null;
+    if (oldest === null) return 0;
+    return Math.max(0, Date.now() / 1000 - Number(oldest) / 1e6);
+  }
+
+  private onSlotReading(reading: SlotReading, session: ReplicationSession): void {
+    this.metrics.recordSlot(reading, session.acknowledged);
+    if (reading.walStatus === 'lost') {
+      this.log.error({ slot: this.config.slot }, 'replication slot lost: PostgreSQL removed WAL the slot still needed');
+    } else if (reading.walStatus === 'unreserved') {
+      this.log.warn({ slot: this.config.slot, safeWalSize: reading.safeWalSize?.toString() }, 'replication slot is about to lose WAL it needs; raise max_slot_wal_keep_size or fix what keeps the relay behind');
+    }
   }
 
   /** Asks the relay to finish the open Kafka transaction, acknowledge it and stop. */
@@ -74,6 +95,10 @@ export class Relay {
           this.states.moveTo('fenced');
           throw relayError;
         }
+        if (REFUSAL_CODES.has(relayError.code)) {
+          await this.refuse(relayError);
+          continue;
+        }
         if (!relayError.retriable || (!hasStreamed && relayError.code !== 'slot_active')) {
           this.states.moveTo('refusing');
           throw relayError;
@@ -91,6 +116,17 @@ export class Relay {
     this.states.moveTo('stopped');
   }
 
+  /**
+   * Stays up without streaming, so that /readyz and the metrics show the refusal and alerts fire,
+   * and checks again from time to time in case an operator repaired the slot or the checkpoint.
+   */
+  private async refuse(error: RelayError): Promise<void> {
+    this.states.moveTo('refusing');
+    this.log.error({ code: error.code, err: error.message, recheckMs: this.config.refusalRecheckMs }, 'relay refuses to stream');
+    await sleep(this.config.refusalRecheckMs, this.stop.signal);
+    if (!this.stop.signal.aborted) this.states.moveTo('starting');
+  }
+
   private async runAttempt(onStreaming: () => void): Promise<void> {
     const sql = new pg.Client({ connectionString: this.config.databaseUrl, options: SESSION_OPTIONS, application_name: APPLICATION_NAME });
     const producer = new TransactionalProducer(
@@ -102,6 +138,7 @@ export class Relay {
       this.log.child({ component: 'checkpoint' }),
     );
     let session: ReplicationSession | null = null;
+    let monitor: SlotMonitor | null = null;
 
     try {
       await connectSql(sql, this.config.databaseUrl);
@@ -120,10 +157,19 @@ export class Relay {
       session.start({ slot: this.config.slot, publication: this.config.publication, startLsn, statusIntervalMs: this.config.statusIntervalMs });
       this.metrics.acknowledgedLsn.set(Number(startLsn));
 
+      // A crash between a Kafka commit and its acknowledgement leaves the slot behind the checkpoint.
+      if (checkpoint !== null) session.acknowledge(checkpoint.lsn);
+      this.loop = new StreamLoop(this.config, session, producer, store, checkpoint, this.metrics, this.log);
+      monitor = new SlotMonitor(sql, this.config.slot, { pollIntervalMs: this.config.slotPollIntervalMs, heartbeatIntervalMs: this.config.heartbeatIntervalMs }, (reading) => this.onSlotReading(reading, session!), this.log.child({ component: 'slot-monitor' }));
+      monitor.start();
+
       this.states.moveTo('streaming');
       onStreaming();
-      await this.stream(session, producer, store, checkpoint);
+      await this.loop.run(this.stop.signal);
+      this.states.moveTo('stopping');
     } finally {
+      monitor?.stop();
+      this.loop = null;
       if (session) await session.close();
       await producer.disconnect();
       await sql.end().catch(() => undefined);
@@ -175,68 +221,6 @@ export class Relay {
     return checkpoint === null ? confirmed : maxLsn(confirmed, checkpoint.lsn);
   }
 
-  private async stream(session: ReplicationSession, producer: TransactionalProducer, store: CheckpointStore, checkpoint: Checkpoint | null): Promise<void> {
-    const router = new TopicRouter(this.config.topicTemplate, this.config.topicMap);
-    const outbox = new OutboxStream(this.config.table, router, checkpoint, this.log.child({ component: 'outbox' }));
-    const limits = this.config.batch;
-    let batch = new PendingBatch();
-    let lastCommitAt = Date.now();
-
-    // A crash between a Kafka commit and its acknowledgement leaves the slot behind the checkpoint.
-    if (checkpoint !== null) session.acknowledge(checkpoint.lsn);
-
-    const flush = async (): Promise<void> => {
-      const next: Checkpoint = { slot: this.config.slot, lsn: batch.ackLsn ?? session.acknowledged, partial: outbox.partial };
-      const started = performance.now();
-      await producer.commitTransaction([...batch.records, store.record(next)]);
-      this.metrics.recordCommit(batch.records, (performance.now() - started) / 1000);
-      this.afterKafkaCommit();
-
-      session.acknowledge(next.lsn);
-      this.metrics.acknowledgedLsn.set(Number(next.lsn));
-      this.log.debug({ lsn: formatLsn(next.lsn), events: batch.records.length, partial: next.partial !== null }, 'Kafka transaction committed');
-      batch = new PendingBatch();
-      lastCommitAt = Date.now();
-    };
-
-    const flushIfDue = async (): Promise<void> => {
-      const now = Date.now();
-      if (batch.records.length > 0 ? batch.isDue(limits.lingerMs, now) || batch.isFull(limits) : batch.ackLsn !== null && now - lastCommitAt >= this.config.idleAckIntervalMs) {
-        await flush();
-      }
-    };
-
-    while (!this.stop.signal.aborted) {
-      const message = await session.next(limits.lingerMs);
-      if (message === 'timeout') {
-        await flushIfDue();
-        continue;
-      }
-
-      if (message.tag === 'XLogData') {
-        outbox.handle(decodePgOutput(message.data), batch, Date.now());
-        if (batch.isFull(limits)) await flush();
-      } else if (!outbox.inTransaction && batch.records.length === 0 && message.walEnd > maxLsn(session.acknowledged, batch.ackLsn ?? 0n)) {
-        // Nothing is in flight, so the server's position is safe to acknowledge: this keeps an
-        // idle outbox from holding WAL in a busy database.
-        batch.completeTransaction(message.walEnd, Date.now());
-      }
-      this.metrics.serverWalEnd.set(Number(message.walEnd));
-      await flushIfDue();
-    }
-
-    this.states.moveTo('stopping');
-    if (!batch.isEmpty) await flush();
-    this.log.info({ slot: this.config.slot, lsn: formatLsn(session.acknowledged) }, 'relay stopped after draining');
-  }
-
-  private afterKafkaCommit(): void {
-    this.commits++;
-    if (EXIT_AFTER_COMMITS > 0 && this.commits >= EXIT_AFTER_COMMITS) {
-      this.log.warn({ commits: this.commits }, 'test hook: exiting after Kafka commit, before acknowledgement');
-      process.exit(86);
-    }
-  }
 }
 
 async function connectSql(sql: pg.Client, databaseUrl: string): Promise<void> {

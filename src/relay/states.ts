@@ -5,7 +5,7 @@ const TRANSITIONS: Record<RelayState, RelayState[]> = {
   starting: ['streaming', 'retrying', 'refusing', 'fenced', 'stopping', 'stopped'],
   streaming: ['retrying', 'refusing', 'fenced', 'stopping', 'stopped'],
   retrying: ['starting', 'stopping', 'stopped'],
-  refusing: ['stopping', 'stopped'],
+  refusing: ['starting', 'stopping', 'stopped'],
   fenced: ['stopping', 'stopped'],
   stopping: ['stopped'],
   stopped: [],

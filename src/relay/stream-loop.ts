@@ -1,0 +1,121 @@
+import type { Logger } from 'pino';
+import type { RelayConfig } from '../config/config.js';
+import { formatLsn, maxLsn } from '../lsn.js';
+import { decodePgOutput } from '../decoder/pgoutput.js';
+import { TopicRouter } from '../outbox/routing.js';
+import type { CheckpointStore } from '../checkpoint/store.js';
+import type { Checkpoint } from '../checkpoint/checkpoint.js';
+import type { TransactionalProducer } from '../publisher/producer.js';
+import type { ReplicationSession } from '../wal/replication-session.js';
+import type { RelayMetrics } from '../observability/metrics.js';
+import { PendingBatch } from './batch.js';
+import { OutboxStream } from './outbox-stream.js';
+
+/** Test-only: exit right after this many Kafka commits, before acknowledging the last one. */
+const EXIT_AFTER_COMMITS = Number(process.env.OUTBOX_RELAY_TEST_EXIT_AFTER_KAFKA_COMMITS ?? 0);
+let commitsSoFar = 0;
+
+/**
+ * Moves decoded WAL into Kafka transactions for one replication session. The order of one flush:
+ * produce the batch and its checkpoint in one Kafka transaction, commit, and only then report the
+ * checkpoint's LSN to the slot. A crash between the two leaves the slot behind Kafka, which the
+ * next start repairs from the checkpoint; the reverse order would lose events.
+ */
+export class StreamLoop {
+  private batch = new PendingBatch();
+  private lastCommitAt = Date.now();
+  private commitStartedAt: number | null = null;
+  private readonly outbox: OutboxStream;
+
+  constructor(
+    private readonly config: RelayConfig,
+    private readonly session: ReplicationSession,
+    private readonly producer: TransactionalProducer,
+    private readonly store: CheckpointStore,
+    checkpoint: Checkpoint | null,
+    private readonly metrics: RelayMetrics,
+    private readonly log: Logger,
+  ) {
+    const router = new TopicRouter(config.topicTemplate, config.topicMap);
+    this.outbox = new OutboxStream(config.table, router, checkpoint, log.child({ component: 'outbox' }));
+  }
+
+  /** Seconds the current Kafka commit has been running, or 0 when none runs. */
+  get kafkaCommitPendingSeconds(): number {
+    return this.commitStartedAt === null ? 0 : (Date.now() - this.commitStartedAt) / 1000;
+  }
+
+  /** Commit time (Unix microseconds) of the oldest PostgreSQL transaction received but not yet in Kafka. */
+  get oldestPendingCommitTime(): bigint | null {
+    return this.batch.commitTimes[0] ?? this.outbox.openCommitTime;
+  }
+
+  /** Streams until `stop` is aborted, then commits what the batch holds. */
+  async run(stop: AbortSignal): Promise<void> {
+    const limits = this.config.batch;
+
+    while (!stop.aborted) {
+      const message = await this.session.next(limits.lingerMs);
+      if (message === 'timeout') {
+        await this.flushIfDue();
+        continue;
+      }
+
+      if (message.tag === 'XLogData') {
+        this.outbox.handle(decodePgOutput(message.data), this.batch, Date.now());
+        if (this.batch.isFull(limits)) await this.flush();
+      } else if (this.isIdle() && message.walEnd > maxLsn(this.session.acknowledged, this.batch.ackLsn ?? 0n)) {
+        // Nothing is in flight, so the server's position is safe to acknowledge: this keeps an
+        // idle outbox from holding WAL in a busy database.
+        this.batch.completeTransaction(message.walEnd, Date.now());
+      }
+      this.metrics.serverWalEnd.set(Number(message.walEnd));
+      await this.flushIfDue();
+    }
+
+    if (!this.batch.isEmpty) await this.flush();
+    this.log.info({ slot: this.config.slot, lsn: formatLsn(this.session.acknowledged) }, 'stream drained');
+  }
+
+  private isIdle(): boolean {
+    return !this.outbox.inTransaction && this.batch.records.length === 0;
+  }
+
+  private async flushIfDue(): Promise<void> {
+    const now = Date.now();
+    const due =
+      this.batch.records.length > 0
+        ? this.batch.isDue(this.config.batch.lingerMs, now) || this.batch.isFull(this.config.batch)
+        : this.batch.ackLsn !== null && now - this.lastCommitAt >= this.config.idleAckIntervalMs;
+    if (due) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.batch;
+    const checkpoint: Checkpoint = { slot: this.config.slot, lsn: batch.ackLsn ?? this.session.acknowledged, partial: this.outbox.partial };
+
+    this.commitStartedAt = Date.now();
+    const started = performance.now();
+    try {
+      await this.producer.commitTransaction([...batch.records, this.store.record(checkpoint)]);
+    } finally {
+      this.commitStartedAt = null;
+    }
+    this.metrics.recordCommit(batch.records, (performance.now() - started) / 1000, batch.commitTimes);
+    exitIfTestHookSaysSo(this.log);
+
+    this.session.acknowledge(checkpoint.lsn);
+    this.metrics.acknowledgedLsn.set(Number(checkpoint.lsn));
+    this.log.debug({ lsn: formatLsn(checkpoint.lsn), events: batch.records.length, partial: checkpoint.partial !== null }, 'Kafka transaction committed');
+    this.batch = new PendingBatch();
+    this.lastCommitAt = Date.now();
+  }
+}
+
+function exitIfTestHookSaysSo(log: Logger): void {
+  commitsSoFar++;
+  if (EXIT_AFTER_COMMITS > 0 && commitsSoFar >= EXIT_AFTER_COMMITS) {
+    log.warn({ commits: commitsSoFar }, 'test hook: exiting after a Kafka commit, before its acknowledgement');
+    process.exit(86);
+  }
+}
