@@ -28,6 +28,7 @@ export interface RelayConfig {
   batch: { maxEvents: number; maxBytes: number; lingerMs: number };
   statusIntervalMs: number;
   idleAckIntervalMs: number;
+  idleAckMinBytes: number;
   slotPollIntervalMs: number;
   heartbeatIntervalMs: number;
   refusalRecheckMs: number;
@@ -85,6 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const lingerMs = reader.read('OUTBOX_BATCH_LINGER_MS', { schema: positiveInt, default: '20', expected: 'milliseconds to wait for more events before a Kafka commit, a positive integer' });
   const statusIntervalMs = reader.read('OUTBOX_STATUS_INTERVAL_MS', { schema: positiveInt, default: '10000', expected: 'milliseconds between standby status updates, a positive integer' });
   const idleAckIntervalMs = reader.read('OUTBOX_IDLE_ACK_INTERVAL_MS', { schema: positiveInt, default: '1000', expected: 'minimum milliseconds between acknowledgements of an idle slot, a positive integer' });
+  const idleAckMinBytes = reader.read('OUTBOX_IDLE_ACK_MIN_BYTES', { schema: nonNegativeInt, default: String(1024 * 1024), expected: 'bytes of unrelated WAL before an idle slot is moved forward, a whole number' });
   const slotPollIntervalMs = reader.read('OUTBOX_SLOT_POLL_INTERVAL_MS', { schema: positiveInt, default: '5000', expected: 'milliseconds between reads of the slot position and WAL retention, a positive integer' });
   const heartbeatIntervalMs = reader.read('OUTBOX_HEARTBEAT_INTERVAL_MS', { schema: nonNegativeInt, default: '0', expected: 'milliseconds between heartbeat messages written to the WAL, 0 to write none' });
   const refusalRecheckMs = reader.read('OUTBOX_REFUSAL_RECHECK_MS', { schema: positiveInt, default: '60000', expected: 'milliseconds between checks while the relay refuses to stream, a positive integer' });
@@ -121,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     batch: { maxEvents, maxBytes, lingerMs },
     statusIntervalMs,
     idleAckIntervalMs,
+    idleAckMinBytes,
     slotPollIntervalMs,
     heartbeatIntervalMs,
     refusalRecheckMs,

@@ -64,9 +64,10 @@ export class StreamLoop {
       if (message.tag === 'XLogData') {
         this.outbox.handle(decodePgOutput(message.data), this.batch, Date.now());
         if (this.batch.isFull(limits)) await this.flush();
-      } else if (this.isIdle() && message.walEnd > maxLsn(this.session.acknowledged, this.batch.ackLsn ?? 0n)) {
+      } else if (this.isIdle() && message.walEnd >= maxLsn(this.session.acknowledged, this.batch.ackLsn ?? 0n) + BigInt(this.config.idleAckMinBytes)) {
         // Nothing is in flight, so the server's position is safe to acknowledge: this keeps an
-        // idle outbox from holding WAL in a busy database.
+        // idle outbox from holding WAL in a busy database. Small gaps are left alone, so a drained
+        // slot rests on the end LSN of the last relayed transaction.
         this.batch.completeTransaction(message.walEnd, Date.now());
       }
       this.metrics.serverWalEnd.set(Number(message.walEnd));
