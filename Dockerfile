@@ -12,6 +12,9 @@ FROM ${NODE_IMAGE} AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ pkg-config libssl-dev zlib1g-dev ca-certificates \
  && rm -rf /var/lib/apt/lists/*
+# Link a source-built librdkafka against the system OpenSSL and zlib. The package's default static
+# build downloads their sources during `npm ci` (zlib from zlib.net, for version 1.10.1).
+ENV CKJS_LINKING=dynamic
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund

@@ -48,13 +48,13 @@ function readCount(name: string, fallback?: number): number {
   return Number(text);
 }
 
-function callback<T>(run: (done: (error: unknown, value: T) => void) => void): Promise<T> {
+function fromCallback<T>(run: (done: (error: unknown, value: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => run((error, value) => (error ? reject(error) : resolve(value))));
 }
 
 /** Partitions of the topic, or none while the relay has not produced to it yet. */
 async function partitionsOf(consumer: Kafka.KafkaConsumer, topic: string): Promise<TopicPartition[]> {
-  const metadata = await callback<Kafka.Metadata>((done) => consumer.getMetadata({ topic, timeout: 10_000 }, done));
+  const metadata = await fromCallback<Kafka.Metadata>((done) => consumer.getMetadata({ topic, timeout: 10_000 }, done));
   return metadata.topics.filter((t) => t.name === topic && t.partitions.length > 0).flatMap((t) => t.partitions.map((p) => ({ topic, partition: p.id })));
 }
 
@@ -91,9 +91,9 @@ async function readAll(consumer: Kafka.KafkaConsumer, topic: string, expected: n
   }
   consumer.assign(assigned.map((p) => ({ ...p, offset: 0 })));
 
-  // Records go through the 'data' event, not the consume() callback: the library emits 'data' and
-  // 'partition.eof' interleaved in queue order, but calls the callback after all of them, so a
-  // callback would see a partition's last records after its end-of-partition event.
+  // Records are taken from the 'data' event, not from the consume() callback. The library emits
+  // 'data' and 'partition.eof' in queue order and calls the callback after all of them, so the
+  // callback would see a partition's last records after that partition's end-of-partition event.
   const atEnd = new Set<number>();
   const records: DemoRecord[] = [];
   consumer.on('partition.eof', (eof) => atEnd.add(eof.partition));
@@ -105,7 +105,7 @@ async function readAll(consumer: Kafka.KafkaConsumer, topic: string, expected: n
   });
 
   while (Date.now() < deadline) {
-    const batch = await callback<Kafka.Message[]>((done) => consumer.consume(500, done));
+    const batch = await fromCallback<Kafka.Message[]>((done) => consumer.consume(500, done));
     if (records.length >= expected && assigned.every((p) => atEnd.has(p.partition))) return records;
     if (batch.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -113,7 +113,11 @@ async function readAll(consumer: Kafka.KafkaConsumer, topic: string, expected: n
   return records;
 }
 
-/** Records arrive in offset order per partition, and one aggregate lives on one partition. */
+/**
+ * Counts duplicates, versions out of order or skipped, and events of rolled-back orders. Version
+ * order can be checked across the merged stream because one aggregate is on one partition, which
+ * arrives in offset order.
+ */
 function summarize(records: DemoRecord[], rolledBackOrders: Set<string>): Summary {
   const seenIds = new Set<string>();
   const lastVersion = new Map<string, number>();
@@ -169,7 +173,7 @@ async function main(): Promise<number> {
     },
     { 'auto.offset.reset': 'earliest' },
   );
-  await callback<Kafka.Metadata>((done) => consumer.connect({ timeout: 10_000 }, done));
+  await fromCallback<Kafka.Metadata>((done) => consumer.connect({ timeout: 10_000 }, done));
 
   let records: DemoRecord[];
   try {

@@ -76,7 +76,7 @@ function planEvents(orderId: string, customer: string, total: string, random: ()
   return events;
 }
 
-/** A W3C trace context value, so the metadata looks like what a traced service writes. */
+/** Returns a random W3C traceparent value, as a traced service would put in the metadata. */
 function traceparent(): string {
   return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
 }
@@ -89,7 +89,7 @@ async function insertOutboxEvent(sql: pg.Client, orderId: string, event: DemoEve
   );
 }
 
-/** Places one order and its events in one transaction; commits it or rolls it back as told. */
+/** Places one order and its events in one transaction, then commits it or, about one time in ten, rolls it back. */
 async function placeOrder(sql: pg.Client, random: () => number): Promise<OrderResult> {
   const customer = CUSTOMERS[Math.floor(random() * CUSTOMERS.length)]!;
   const total = (5 + random() * 495).toFixed(2);

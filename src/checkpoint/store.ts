@@ -2,6 +2,7 @@ import Kafka from '@confluentinc/kafka-javascript';
 import type { Logger } from 'pino';
 import { commonKafkaProperties } from '../publisher/kafka-config.js';
 import { RelayError, errorText } from '../publisher/errors.js';
+import { kafkaLogger } from '../publisher/kafka-logger.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { KafkaRecord } from '../outbox/record.js';
 import type { KafkaSecurity } from '../config/config.js';
@@ -29,7 +30,7 @@ export class CheckpointStore {
 
   /** Creates the compacted checkpoint topic with one partition if it does not exist. */
   async ensureTopic(): Promise<void> {
-    const kafka = new Kafka.KafkaJS.Kafka({});
+    const kafka = new Kafka.KafkaJS.Kafka({ kafkaJS: { logger: kafkaLogger(this.log) } } as Kafka.KafkaJS.CommonConstructorConfig);
     const admin = kafka.admin({ ...commonKafkaProperties(this.options.brokers, this.options.security, 'outbox-relay-admin') } as Kafka.KafkaJS.AdminConstructorConfig);
     let existing: string[];
     try {

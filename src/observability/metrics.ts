@@ -2,12 +2,14 @@ import client, { Registry } from 'prom-client';
 import type { KafkaRecord } from '../outbox/record.js';
 import { RELAY_STATES, type RelayState } from '../relay/states.js';
 import type { SlotReading } from '../wal/slot-monitor.js';
-import { lsnDistance, type Lsn } from '../lsn.js';
+import { lsnDistance } from '../lsn.js';
 
 /** Values read when Prometheus scrapes, from the relay that owns them. */
 export interface LiveReadings {
   lagSeconds(): number;
   kafkaCommitPendingSeconds(): number;
+  /** Server WAL position minus the acknowledged position, read from the server at scrape time. */
+  lagBytes(): Promise<bigint | null>;
 }
 
 const PREFIX = 'outbox_relay_';
@@ -41,11 +43,6 @@ export class RelayMetrics {
     registers: [this.registry],
   });
 
-  readonly lagBytes = new client.Gauge({
-    name: `${PREFIX}lag_bytes`,
-    help: 'Server WAL position minus the position the relay acknowledged: WAL not yet known to be in Kafka',
-    registers: [this.registry],
-  });
   readonly slotRetainedWalBytes = new client.Gauge({ name: `${PREFIX}slot_retained_wal_bytes`, help: 'WAL the slot makes PostgreSQL keep: server WAL position minus restart_lsn', registers: [this.registry] });
   readonly slotSafeWalSizeBytes = new client.Gauge({
     name: `${PREFIX}slot_safe_wal_size_bytes`,
@@ -59,7 +56,7 @@ export class RelayMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
-  private live: LiveReadings = { lagSeconds: () => 0, kafkaCommitPendingSeconds: () => 0 };
+  private live: LiveReadings = { lagSeconds: () => 0, kafkaCommitPendingSeconds: () => 0, lagBytes: async () => null };
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
@@ -80,6 +77,15 @@ export class RelayMetrics {
         this.set(live().kafkaCommitPendingSeconds());
       },
     });
+    new client.Gauge({
+      name: `${PREFIX}lag_bytes`,
+      help: 'Server WAL position minus the position the relay acknowledged: WAL not yet known to be in Kafka',
+      registers: [this.registry],
+      async collect() {
+        const lag = await live().lagBytes();
+        if (lag !== null) this.set(Number(lag));
+      },
+    });
     this.setState('starting');
   }
 
@@ -87,8 +93,7 @@ export class RelayMetrics {
     this.live = live;
   }
 
-  recordSlot(reading: SlotReading, acknowledged: Lsn): void {
-    this.lagBytes.set(Number(lsnDistance(reading.currentWalLsn, acknowledged)));
+  recordSlot(reading: SlotReading): void {
     if (reading.restartLsn !== null) this.slotRetainedWalBytes.set(Number(lsnDistance(reading.currentWalLsn, reading.restartLsn)));
     if (reading.safeWalSize !== null) this.slotSafeWalSizeBytes.set(Number(reading.safeWalSize));
     this.slotLost.set(reading.walStatus === 'lost' ? 1 : 0);

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { KafkaRecord } from '../outbox/record.js';
 import { commonKafkaProperties } from './kafka-config.js';
 import { FencedError, RelayError, errorText } from './errors.js';
+import { kafkaLogger } from './kafka-logger.js';
 import type { KafkaSecurity } from '../config/config.js';
 
 export interface ProducerOptions {
@@ -28,7 +29,7 @@ export class TransactionalProducer {
     private readonly options: ProducerOptions,
     private readonly log: Logger,
   ) {
-    const kafka = new KafkaJS.Kafka({});
+    const kafka = new KafkaJS.Kafka({ kafkaJS: { logger: kafkaLogger(log) } } as KafkaJS.CommonConstructorConfig);
     this.producer = kafka.producer({
       ...commonKafkaProperties(options.brokers, options.security, 'outbox-relay'),
       'transactional.id': options.transactionalId,

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { RelayConfig } from '../config/config.js';
-import { formatLsn, maxLsn, type Lsn } from '../lsn.js';
+import { formatLsn, lsnDistance, maxLsn, type Lsn } from '../lsn.js';
 import { CheckpointStore } from '../checkpoint/store.js';
 import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import { TransactionalProducer } from '../publisher/producer.js';
@@ -32,13 +32,14 @@ export class Relay {
   private readonly stop = new AbortController();
   private lastError: string | null = null;
   private loop: StreamLoop | null = null;
+  private live: { monitor: SlotMonitor; session: ReplicationSession } | null = null;
 
   constructor(
     private readonly config: RelayConfig,
     private readonly log: Logger,
     private readonly metrics: RelayMetrics,
   ) {
-    metrics.attach({ lagSeconds: () => this.lagSeconds, kafkaCommitPendingSeconds: () => this.kafkaCommitPendingSeconds });
+    metrics.attach({ lagSeconds: () => this.lagSeconds, kafkaCommitPendingSeconds: () => this.kafkaCommitPendingSeconds, lagBytes: () => this.lagBytes() });
     this.states.onChange((state) => {
       metrics.setState(state);
       log.info({ state }, 'relay state changed');
@@ -61,8 +62,20 @@ export class Relay {
     return Math.max(0, Date.now() / 1000 - Number(oldest) / 1e6);
   }
 
-  private onSlotReading(reading: SlotReading, session: ReplicationSession): void {
-    this.metrics.recordSlot(reading, session.acknowledged);
+  /** Reads the server's WAL position now; null while no replication session runs. */
+  async lagBytes(): Promise<bigint | null> {
+    const live = this.live;
+    if (live === null) return null;
+    try {
+      const reading = await live.monitor.read();
+      return reading === null ? null : lsnDistance(reading.currentWalLsn, live.session.acknowledged);
+    } catch {
+      return null;
+    }
+  }
+
+  private onSlotReading(reading: SlotReading): void {
+    this.metrics.recordSlot(reading);
     if (reading.walStatus === 'lost') {
       this.log.error({ slot: this.config.slot }, 'replication slot lost: PostgreSQL removed WAL the slot still needed');
     } else if (reading.walStatus === 'unreserved') {
@@ -160,8 +173,9 @@ export class Relay {
       // A crash between a Kafka commit and its acknowledgement leaves the slot behind the checkpoint.
       if (checkpoint !== null) session.acknowledge(checkpoint.lsn);
       this.loop = new StreamLoop(this.config, session, producer, store, checkpoint, this.metrics, this.log);
-      monitor = new SlotMonitor(sql, this.config.slot, { pollIntervalMs: this.config.slotPollIntervalMs, heartbeatIntervalMs: this.config.heartbeatIntervalMs }, (reading) => this.onSlotReading(reading, session!), this.log.child({ component: 'slot-monitor' }));
+      monitor = new SlotMonitor(sql, this.config.slot, { pollIntervalMs: this.config.slotPollIntervalMs, heartbeatIntervalMs: this.config.heartbeatIntervalMs }, (reading) => this.onSlotReading(reading), this.log.child({ component: 'slot-monitor' }));
       monitor.start();
+      this.live = { monitor, session };
 
       this.states.moveTo('streaming');
       onStreaming();
@@ -170,6 +184,7 @@ export class Relay {
     } finally {
       monitor?.stop();
       this.loop = null;
+      this.live = null;
       if (session) await session.close();
       await producer.disconnect();
       await sql.end().catch(() => undefined);

@@ -30,9 +30,22 @@ export function relayEnv(databaseUrl: string, slot: string, extra: Record<string
   };
 }
 
+const running = new Set<ChildProcess>();
+
+/** Kills every relay a test started and left running, for example because an assertion failed first. */
+export async function killRunningRelays(): Promise<void> {
+  const exits = [...running].map((child) => new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGKILL');
+  }));
+  await Promise.all(exits);
+}
+
 /** Runs the real CLI as a child process, the way an operator runs it. */
 export function startRelay(env: Record<string, string>, args: string[] = ['run']): RelayProcess {
   const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   const listeners: (() => void)[] = [];
   const append = (chunk: Buffer): void => {
