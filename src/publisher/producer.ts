@@ -37,6 +37,8 @@ export class TransactionalProducer {
       acks: -1,
       'max.in.flight.requests.per.connection': 5,
       'transaction.timeout.ms': options.transactionTimeoutMs,
+      // librdkafka rejects a socket timeout longer than the transaction timeout.
+      'socket.timeout.ms': Math.min(60_000, options.transactionTimeoutMs + 100),
       'linger.ms': 5,
       'compression.type': 'lz4',
       'message.max.bytes': 16 * 1024 * 1024,

@@ -102,12 +102,17 @@ export class StreamLoop {
     } finally {
       this.commitStartedAt = null;
     }
-    this.metrics.recordCommit(batch.records, (performance.now() - started) / 1000, batch.commitTimes);
+    const commitSeconds = (performance.now() - started) / 1000;
+    this.metrics.recordCommit(batch.records, commitSeconds, batch.commitTimes);
     exitIfTestHookSaysSo(this.log);
 
     this.session.acknowledge(checkpoint.lsn);
     this.metrics.acknowledgedLsn.set(Number(checkpoint.lsn));
-    this.log.debug({ lsn: formatLsn(checkpoint.lsn), events: batch.records.length, partial: checkpoint.partial !== null }, 'Kafka transaction committed');
+    if (checkpoint.partial !== null) {
+      // Operators watching a huge transaction see its progress; its commit is still unacknowledged.
+      this.log.info({ finalLsn: formatLsn(checkpoint.partial.finalLsn), rowsDone: checkpoint.partial.rowsDone, acknowledged: formatLsn(checkpoint.lsn) }, 'chunk of a large transaction committed');
+    }
+    this.log.debug({ lsn: formatLsn(checkpoint.lsn), events: batch.records.length, partial: checkpoint.partial !== null, commitMs: Math.round(commitSeconds * 1000) }, 'Kafka transaction committed');
     this.batch = new PendingBatch();
     this.lastCommitAt = Date.now();
   }

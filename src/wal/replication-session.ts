@@ -109,7 +109,9 @@ export class ReplicationSession {
   private receive(chunk: Buffer): void {
     let message: ReplicationMessage;
     try {
-      message = decodeReplicationMessage(chunk);
+      // pg-protocol hands out views into its receive buffer, which it reuses for the next socket
+      // reads. A queued message must own its bytes, or later data overwrites it before decoding.
+      message = decodeReplicationMessage(Buffer.from(chunk));
     } catch (error) {
       this.fail(error as Error);
       return;

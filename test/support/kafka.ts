@@ -27,7 +27,7 @@ async function partitionsOf(client: Kafka.KafkaConsumer, topics: string[]): Prom
  * read_committed, polling until `expected` records arrived or the time is up, then reading on
  * to the end of every partition so that a duplicate beyond the expected count is seen too.
  */
-export async function readCommitted(topics: string[], options: { expected: number; timeoutMs?: number }): Promise<ConsumedRecord[]> {
+export async function readCommitted(topics: string[], options: { expected: number; timeoutMs?: number; keepValues?: boolean }): Promise<ConsumedRecord[]> {
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   const records: ConsumedRecord[] = [];
 
@@ -65,7 +65,10 @@ export async function readCommitted(topics: string[], options: { expected: numbe
       const batch = await consumeBatch(consumer);
       for (const message of batch) {
         lastOffsets.set(`${message.topic}/${message.partition}`, message.offset);
-        records.push(toRecord(message));
+        const record = toRecord(message);
+        // Large runs keep ids and order only, so a million records fit in the test's memory.
+        if (options.keepValues === false) record.value = EMPTY;
+        records.push(record);
       }
 
       const allAtEnd = assigned.every((p) => {
@@ -81,6 +84,8 @@ export async function readCommitted(topics: string[], options: { expected: numbe
     await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function consumeBatch(consumer: Kafka.KafkaConsumer): Promise<Kafka.Message[]> {
   return new Promise((resolve, reject) => consumer.consume(1000, (error, messages) => (error ? reject(error) : resolve(messages))));
