@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { EnvReader, bool, identifier, nonNegativeInt, port, positiveInt } from './env.js';
 import { parseTopicMap, validateTopicTemplate, type TopicMap } from '../outbox/routing.js';
+import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES } from '../outbox/size-limit.js';
+import type { BadEventPolicy } from '../outbox/dead-letter.js';
 
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
 
@@ -25,6 +27,10 @@ export interface RelayConfig {
   topicTemplate: string;
   topicMap: TopicMap;
   checkpointTopic: string;
+  deadLetterTopic: string;
+  badEventPolicy: BadEventPolicy;
+  maxEventBytes: number;
+  topicMaxBytes: Map<string, number>;
   batch: { maxEvents: number; maxBytes: number; lingerMs: number };
   statusIntervalMs: number;
   idleAckIntervalMs: number;
@@ -81,6 +87,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const topicTemplate = reader.read('OUTBOX_TOPIC_TEMPLATE', { schema: z.string(), default: '{aggregate_type}-events', expected: 'a topic template using {aggregate_type} and {event_type}' });
   const topicMapText = reader.optional('OUTBOX_TOPIC_MAP', { schema: z.string(), expected: 'event_type=topic pairs separated by commas' });
   const checkpointTopic = reader.read('OUTBOX_CHECKPOINT_TOPIC', { schema: topicName, default: 'outbox-relay.checkpoints', expected: 'a Kafka topic name' });
+  const deadLetterTopic = reader.read('OUTBOX_DEAD_LETTER_TOPIC', { schema: topicName, default: 'outbox-relay.dead-letters', expected: 'a Kafka topic name' });
+  const badEventPolicy = reader.read('OUTBOX_BAD_EVENT_POLICY', { schema: z.enum(['dead-letter', 'halt']), default: 'dead-letter', expected: 'dead-letter (park bad events and go on) or halt (stop before acknowledging them)' });
+  const maxEventBytes = reader.read('OUTBOX_MAX_EVENT_BYTES', { schema: positiveInt, default: String(KAFKA_DEFAULT_MAX_MESSAGE_BYTES), expected: "the topics' max.message.bytes, in bytes" });
+  const topicMaxBytesText = reader.optional('OUTBOX_TOPIC_MAX_BYTES', { schema: z.string(), expected: 'topic=bytes pairs separated by commas' });
   const maxEvents = reader.read('OUTBOX_BATCH_MAX_EVENTS', { schema: positiveInt, default: '5000', expected: 'the maximum events per Kafka transaction, a positive integer' });
   const maxBytes = reader.read('OUTBOX_BATCH_MAX_BYTES', { schema: positiveInt, default: String(8 * 1024 * 1024), expected: 'the maximum bytes per Kafka transaction, a positive integer' });
   const lingerMs = reader.read('OUTBOX_BATCH_LINGER_MS', { schema: positiveInt, default: '20', expected: 'milliseconds to wait for more events before a Kafka commit, a positive integer' });
@@ -105,6 +115,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     else topicMap = parsed;
   }
 
+  let topicMaxBytes = new Map<string, number>();
+  if (topicMaxBytesText !== undefined) {
+    const parsed = parseTopicSizes(topicMaxBytesText);
+    if (typeof parsed === 'string') reader.problems.push(`OUTBOX_TOPIC_MAX_BYTES=${JSON.stringify(topicMaxBytesText)} is invalid: ${parsed}`);
+    else topicMaxBytes = parsed;
+  }
+
   reader.finish();
 
   return {
@@ -120,6 +137,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     topicTemplate,
     topicMap,
     checkpointTopic,
+    deadLetterTopic,
+    badEventPolicy,
+    maxEventBytes,
+    topicMaxBytes,
     batch: { maxEvents, maxBytes, lingerMs },
     statusIntervalMs,
     idleAckIntervalMs,
@@ -130,6 +151,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     http: { host: httpHost, port: httpPort },
     logLevel,
   };
+}
+
+function parseTopicSizes(text: string): Map<string, number> | string {
+  const sizes = new Map<string, number>();
+  for (const pair of text.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+    const match = /^([A-Za-z0-9._-]{1,249})=(\d+)$/.exec(pair);
+    if (!match) return `"${pair}" is not topic=bytes`;
+    sizes.set(match[1]!, Number(match[2]));
+  }
+  return sizes;
 }
 
 function readKafkaSecurity(reader: EnvReader): KafkaSecurity {

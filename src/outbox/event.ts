@@ -60,6 +60,21 @@ export class OutboxLayout {
     return new OutboxLayout(positions);
   }
 
+  /** What can be read of a row that failed validation: text columns as headers, for its dead letter. */
+  rawSource(tuple: ColumnValue[]): { headers: Record<string, string>; key: Buffer | null; value: Buffer; originalTopic: null } {
+    const headers: Record<string, string> = {};
+    const textOf = (name: OutboxColumn): Buffer | null => {
+      const value = tuple[this.positions.get(name)!];
+      return value?.kind === 'text' ? value.bytes : null;
+    };
+    for (const name of OUTBOX_COLUMNS) {
+      if (name === 'event_data' || name === 'metadata') continue;
+      const text = textOf(name);
+      if (text !== null) headers[name] = text.toString('utf8');
+    }
+    return { headers, key: textOf('aggregate_id'), value: textOf('event_data') ?? Buffer.alloc(0), originalTopic: null };
+  }
+
   toEvent(tuple: ColumnValue[]): OutboxEvent {
     const text = (name: OutboxColumn): Buffer | null => {
       const value = tuple[this.positions.get(name)!];

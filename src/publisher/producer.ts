@@ -92,6 +92,10 @@ export class TransactionalProducer {
     const code = (error as { code?: unknown }).code;
     const name = typeof code === 'number' ? codeName(code) : String(code);
     if (FENCED_CODES.has(name) || /fenced/i.test(errorText(error))) return new FencedError(this.options.transactionalId, error);
+    if (/MSG_SIZE_TOO_LARGE|RECORD_LIST_TOO_LARGE/.test(name) || /too large/i.test(errorText(error))) {
+      // Retrying would fail the same way forever: the limits the relay checks against are wrong.
+      return new RelayError('record_too_large', `${context}: Kafka rejected a record as too large (${errorText(error)}); set OUTBOX_MAX_EVENT_BYTES or OUTBOX_TOPIC_MAX_BYTES to the topics' max.message.bytes`, false, { cause: error });
+    }
     return new RelayError('kafka_error', `${context}: ${errorText(error)}`, true, { cause: error });
   }
 }

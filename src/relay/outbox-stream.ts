@@ -2,8 +2,10 @@ import type { Logger } from 'pino';
 import type { Lsn } from '../lsn.js';
 import { formatLsn } from '../lsn.js';
 import { pgTimestampToUnixMicros, type BeginMessage, type CommitMessage, type PgOutputMessage, type RelationMessage } from '../decoder/messages.js';
-import { OutboxLayout } from '../outbox/event.js';
-import { toKafkaRecord } from '../outbox/record.js';
+import { OutboxLayout, OutboxRowError } from '../outbox/event.js';
+import { toKafkaRecord, type KafkaRecord } from '../outbox/record.js';
+import { deadLetterRecord, type BadEventPolicy, type DeadLetterReason, type DeadLetterSource } from '../outbox/dead-letter.js';
+import type { TopicSizeLimits } from '../outbox/size-limit.js';
 import type { TopicRouter } from '../outbox/routing.js';
 import { coversTransaction, rowsAlreadyDone, type Checkpoint } from '../checkpoint/checkpoint.js';
 import { RelayError } from '../publisher/errors.js';
@@ -23,6 +25,14 @@ interface OpenTransaction {
 
 export type IgnoredKind = 'update' | 'delete' | 'truncate' | 'message';
 
+/** How events that cannot be published are handled. */
+export interface BadEventHandling {
+  policy: BadEventPolicy;
+  deadLetterTopic: string;
+  sizeLimits: TopicSizeLimits;
+  onDeadLetter?: (reason: DeadLetterReason) => void;
+}
+
 /**
  * Turns decoded pgoutput messages into Kafka records in a PendingBatch. Holds what pgoutput
  * expects a client to remember: relations by OID, and the transaction between Begin and Commit.
@@ -38,6 +48,7 @@ export class OutboxStream {
     private readonly table: { schema: string; name: string },
     private readonly router: TopicRouter,
     private readonly checkpoint: Checkpoint | null,
+    private readonly badEvents: BadEventHandling,
     private readonly log: Logger,
   ) {}
 
@@ -121,13 +132,49 @@ export class OutboxStream {
     open.rowIndex++;
     if (open.skipAll || open.rowIndex <= open.skipRows) return;
 
-    const event = this.layout.toEvent(tuple);
+    let event;
+    try {
+      event = this.layout.toEvent(tuple);
+    } catch (error) {
+      if (!(error instanceof OutboxRowError)) throw error;
+      return this.reject(this.layout.rawSource(tuple), 'invalid_row', error.message, open, batch, now);
+    }
+
     const route = this.router.route(event.aggregateType, event.eventType);
     if ('error' in route) {
-      // NOTE: until dead-lettering exists, an unroutable event stops the relay before it is acknowledged.
-      throw new RelayError('unroutable_event', `outbox event ${event.id} (xid ${open.xid}): ${route.error}`, false);
+      const unrouted = toKafkaRecord(event, '', open.finalLsn);
+      return this.reject(sourceOf(unrouted, null), 'unroutable', route.error, open, batch, now);
     }
-    batch.add(toKafkaRecord(event, route.topic, open.finalLsn), now);
+
+    const record = toKafkaRecord(event, route.topic, open.finalLsn);
+    const tooLarge = this.badEvents.sizeLimits.check(record);
+    if (tooLarge !== undefined) return this.reject(sourceOf(record, route.topic), 'too_large', tooLarge, open, batch, now);
+
+    batch.add(record, now);
+  }
+
+  /**
+   * Puts an event that cannot be published on the dead-letter topic, in its place in the batch, so
+   * that it commits with its neighbours; or, under the halt policy, stops before anything past it
+   * is acknowledged.
+   */
+  private reject(source: DeadLetterSource, reason: DeadLetterReason, error: string, open: OpenTransaction, batch: PendingBatch, now: number): void {
+    const id = source.headers.id ?? '(unreadable id)';
+    if (this.badEvents.policy === 'halt') {
+      // The row is not done: a checkpoint written on the way out must not count it.
+      open.rowIndex--;
+      throw new HaltError(
+        `outbox event ${id} (xid ${open.xid}, commit LSN ${formatLsn(open.finalLsn)}) cannot be published (${reason}): ${error}; OUTBOX_BAD_EVENT_POLICY=halt stops the relay before acknowledging it`,
+      );
+    }
+
+    let letter = deadLetterRecord(this.badEvents.deadLetterTopic, source, reason, error, open.finalLsn);
+    if (this.badEvents.sizeLimits.check(letter) !== undefined) {
+      letter = deadLetterRecord(this.badEvents.deadLetterTopic, { ...source, value: Buffer.alloc(0) }, reason, error, open.finalLsn);
+    }
+    batch.add(letter, now);
+    this.badEvents.onDeadLetter?.(reason);
+    this.log.warn({ outboxId: id, xid: open.xid, reason, err: error, topic: this.badEvents.deadLetterTopic }, 'event sent to the dead-letter topic');
   }
 
   private onIgnored(kind: IgnoredKind, relationOid: number): void {
@@ -155,4 +202,16 @@ export class OutboxStream {
       false,
     );
   }
+}
+
+/** Raised under the halt policy; the stream loop commits what came before the event, then stops. */
+export class HaltError extends RelayError {
+  constructor(message: string) {
+    super('bad_event', message, false);
+    this.name = 'HaltError';
+  }
+}
+
+function sourceOf(record: KafkaRecord, originalTopic: string | null): DeadLetterSource {
+  return { headers: record.headers, key: record.key, value: record.value, originalTopic };
 }

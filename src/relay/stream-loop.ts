@@ -9,7 +9,9 @@ import type { TransactionalProducer } from '../publisher/producer.js';
 import type { ReplicationSession } from '../wal/replication-session.js';
 import type { RelayMetrics } from '../observability/metrics.js';
 import { PendingBatch } from './batch.js';
-import { OutboxStream } from './outbox-stream.js';
+import { HaltError, OutboxStream } from './outbox-stream.js';
+import type { PgOutputMessage } from '../decoder/messages.js';
+import { TopicSizeLimits } from '../outbox/size-limit.js';
 
 /** Test-only: exit right after this many Kafka commits, before acknowledging the last one. */
 const EXIT_AFTER_COMMITS = Number(process.env.OUTBOX_RELAY_TEST_EXIT_AFTER_KAFKA_COMMITS ?? 0);
@@ -37,7 +39,12 @@ export class StreamLoop {
     private readonly log: Logger,
   ) {
     const router = new TopicRouter(config.topicTemplate, config.topicMap);
-    this.outbox = new OutboxStream(config.table, router, checkpoint, log.child({ component: 'outbox' }));
+    const badEvents = {
+      policy: config.badEventPolicy,
+      deadLetterTopic: config.deadLetterTopic,
+      sizeLimits: new TopicSizeLimits(config.maxEventBytes, config.topicMaxBytes),
+    };
+    this.outbox = new OutboxStream(config.table, router, checkpoint, badEvents, log.child({ component: 'outbox' }));
   }
 
   /** Seconds the current Kafka commit has been running, or 0 when none runs. */
@@ -62,7 +69,7 @@ export class StreamLoop {
       }
 
       if (message.tag === 'XLogData') {
-        this.outbox.handle(decodePgOutput(message.data), this.batch, Date.now());
+        await this.handleOrHalt(decodePgOutput(message.data));
         if (this.batch.isFull(limits)) await this.flush();
       } else if (this.isIdle() && message.walEnd >= maxLsn(this.session.acknowledged, this.batch.ackLsn ?? 0n) + BigInt(this.config.idleAckMinBytes)) {
         // Nothing is in flight, so the server's position is safe to acknowledge: this keeps an
@@ -76,6 +83,17 @@ export class StreamLoop {
 
     if (!this.batch.isEmpty) await this.flush();
     this.log.info({ slot: this.config.slot, lsn: formatLsn(this.session.acknowledged) }, 'stream drained');
+  }
+
+  private async handleOrHalt(message: PgOutputMessage): Promise<void> {
+    try {
+      this.outbox.handle(message, this.batch, Date.now());
+    } catch (error) {
+      // Under the halt policy, what came before the bad event still goes to Kafka, so that the
+      // stop point is exactly that event.
+      if (error instanceof HaltError && !this.batch.isEmpty) await this.flush();
+      throw error;
+    }
   }
 
   private isIdle(): boolean {
