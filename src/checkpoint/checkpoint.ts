@@ -9,6 +9,8 @@ export interface Checkpoint {
   slot: string;
   lsn: Lsn;
   partial: { finalLsn: Lsn; rowsDone: number } | null;
+  /** When the relay wrote it; set on records read back from Kafka. */
+  writtenAt?: Date;
 }
 
 interface CheckpointJson {
@@ -37,6 +39,7 @@ export function decodeCheckpoint(bytes: Buffer): Checkpoint {
     slot: json.slot,
     lsn: parseLsn(json.lsn),
     partial: json.partial && { finalLsn: parseLsn(json.partial.final_lsn), rowsDone: json.partial.rows_done },
+    writtenAt: new Date(json.written_at),
   };
 }
 

@@ -2,6 +2,7 @@
 import { runCommand } from './run.js';
 import { migrateCommand } from './migrate.js';
 import { statusCommand } from './status.js';
+import { reapCommand } from './reap.js';
 import { ConfigError } from '../config/env.js';
 
 const USAGE = `usage: outbox-relay <command>
@@ -9,11 +10,12 @@ const USAGE = `usage: outbox-relay <command>
 commands:
   run       stream the outbox from the replication slot into Kafka (the default)
   migrate   create or update the outbox table, its partitions, the publication and the relay role
-  status    print the slot's position, lag and the Kafka checkpoint
+  status    print the slot's position, lag and the Kafka checkpoint; --watch [SECONDS] follows them
+  reap      create partitions ahead and drop those past retention once relayed; --dry-run prints the plan
 
 Configuration comes from environment variables; see .env.example.`;
 
-const commands: Record<string, () => Promise<number>> = { run: runCommand, migrate: migrateCommand, status: statusCommand };
+const commands: Record<string, (args: string[]) => Promise<number>> = { run: runCommand, migrate: migrateCommand, status: statusCommand, reap: reapCommand };
 
 async function main(argv: string[]): Promise<number> {
   const name = argv[0] ?? 'run';
@@ -26,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`outbox-relay: unknown command "${name}"\n\n${USAGE}`);
     return 2;
   }
-  return command();
+  return command(argv.slice(1));
 }
 
 main(process.argv.slice(2)).then(

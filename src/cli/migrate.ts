@@ -1,11 +1,10 @@
-import pg from 'pg';
+import { connectSql } from '../wal/connect.js';
 import { loadMigrateConfig } from '../config/config.js';
 import { migrate } from '../schema/migrate.js';
 
 export async function migrateCommand(): Promise<number> {
   const config = loadMigrateConfig();
-  const client = new pg.Client({ connectionString: config.databaseUrl });
-  await client.connect();
+  const client = await connectSql(config.databaseUrl);
   try {
     const result = await migrate(client, config);
     console.log(

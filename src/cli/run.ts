@@ -14,7 +14,7 @@ export async function runCommand(): Promise<number> {
   const relay = new Relay(config, log, metrics);
 
   let server: http.Server | null = null;
-  if (config.http.port !== 0) server = await startHttpServer(config.http.host, config.http.port, relay, metrics, log);
+  if (config.http.port !== 0) server = await startHttpServer(config.http.host, config.http.port, relay, metrics, log, { slot: config.slot });
 
   const stop = (signal: string): void => {
     log.info({ signal }, 'stop requested; draining the open Kafka transaction');

@@ -9,12 +9,13 @@ import { FencedError, RelayError, errorText } from '../publisher/errors.js';
 import { ReplicationSession } from '../wal/replication-session.js';
 import { checkSlotUsable, createSlot, readSlot, type SlotState } from '../wal/slot.js';
 import { checkPublication } from '../wal/preflight.js';
-import { APPLICATION_NAME, SESSION_OPTIONS } from '../wal/session-options.js';
+import { connectSql } from '../wal/connect.js';
 import { StreamLoop } from './stream-loop.js';
 import { SlotMonitor, type SlotReading } from '../wal/slot-monitor.js';
 import { RelayStateMachine } from './states.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import type { RelayMetrics } from '../observability/metrics.js';
+import { startReaperSchedule } from '../reaper/schedule.js';
 
 const STANDBY_POLL_CAP_MS = 5000;
 
@@ -88,8 +89,17 @@ export class Relay {
     this.stop.abort();
   }
 
-  /** Runs until stopped; rejects with the error that made the relay give up. */
+  /** Runs until stopped, with the partition reaper on its own timer; rejects with the error that made the relay give up. */
   async run(): Promise<void> {
+    const reaper = startReaperSchedule(this.config.reaper, this.log.child({ component: 'reaper' }), this.metrics.registry);
+    try {
+      await this.stream();
+    } finally {
+      await reaper.stop();
+    }
+  }
+
+  private async stream(): Promise<void> {
     let attempt = 0;
     let hasStreamed = false;
 
@@ -102,7 +112,7 @@ export class Relay {
       } catch (error) {
         this.lastError = errorText(error);
         const relayError = error instanceof RelayError ? error : new RelayError('unexpected', errorText(error), true, { cause: error });
-        this.metrics.errors.inc({ code: relayError.code });
+        this.metrics.recordError(relayError.code, relayError.message);
 
         if (relayError instanceof FencedError) {
           this.states.moveTo('fenced');
@@ -141,7 +151,7 @@ export class Relay {
   }
 
   private async runAttempt(onStreaming: () => void): Promise<void> {
-    const sql = new pg.Client({ connectionString: this.config.databaseUrl, options: SESSION_OPTIONS, application_name: APPLICATION_NAME });
+    let sql: pg.Client | null = null;
     const producer = new TransactionalProducer(
       { brokers: this.config.kafkaBrokers, security: this.config.kafkaSecurity, transactionalId: this.config.transactionalId, transactionTimeoutMs: this.config.kafkaTransactionTimeoutMs },
       this.log.child({ component: 'publisher' }),
@@ -154,7 +164,7 @@ export class Relay {
     let monitor: SlotMonitor | null = null;
 
     try {
-      await connectSql(sql, this.config.databaseUrl);
+      sql = await connectSql(this.config.databaseUrl);
       await checkPublication(sql, this.config.publication, this.config.table);
       // Check the slot before touching Kafka: a standby must not fence the active relay's producer.
       const existing = await this.readSlot(sql);
@@ -168,7 +178,7 @@ export class Relay {
 
       session = await ReplicationSession.connect(this.config.databaseUrl, this.log.child({ component: 'wal' }));
       session.start({ slot: this.config.slot, publication: this.config.publication, startLsn, statusIntervalMs: this.config.statusIntervalMs });
-      this.metrics.acknowledgedLsn.set(Number(startLsn));
+      this.metrics.recordAcknowledged(startLsn);
 
       // A crash between a Kafka commit and its acknowledgement leaves the slot behind the checkpoint.
       if (checkpoint !== null) session.acknowledge(checkpoint.lsn);
@@ -187,7 +197,7 @@ export class Relay {
       this.live = null;
       if (session) await session.close();
       await producer.disconnect();
-      await sql.end().catch(() => undefined);
+      await sql?.end().catch(() => undefined);
     }
   }
 
@@ -236,16 +246,6 @@ export class Relay {
     return checkpoint === null ? confirmed : maxLsn(confirmed, checkpoint.lsn);
   }
 
-}
-
-async function connectSql(sql: pg.Client, databaseUrl: string): Promise<void> {
-  try {
-    await sql.connect();
-  } catch (error) {
-    const url = new URL(databaseUrl);
-    const where = `${url.hostname}:${url.port || 5432}/${url.pathname.slice(1)} as ${decodeURIComponent(url.username) || '(default user)'}`;
-    throw new RelayError('postgres_connect_failed', `could not connect to PostgreSQL at ${where}: ${errorText(error)}; check DATABASE_URL`, true, { cause: error });
-  }
 }
 
 async function currentDatabase(sql: pg.Client): Promise<string> {
