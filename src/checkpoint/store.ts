@@ -96,7 +96,8 @@ export class CheckpointStore {
         consumer.consume(500, (error, messages) => {
           if (error) return reject(new RelayError('kafka_error', `reading checkpoint topic "${this.options.topic}" failed: ${errorText(error)}`, true, { cause: error }));
           for (const message of messages) {
-            if (message.key?.toString() === slotKey && message.value) latest = decodeCheckpoint(message.value);
+            // A tombstone (null value) is how an operator deletes a checkpoint to accept a gap.
+            if (message.key?.toString() === slotKey) latest = message.value ? decodeCheckpoint(message.value) : null;
           }
           if (done) return resolve(latest);
           if (Date.now() > deadline) return reject(new RelayError('kafka_error', `timed out reading checkpoint topic "${this.options.topic}"`, true));
