@@ -116,3 +116,14 @@ export async function createTopic(topic: string, partitions: number, config: Rec
     await admin.disconnect();
   }
 }
+
+/** Writes a tombstone (a null value) for `key`, the way an operator deletes a compacted record. */
+export async function produceTombstone(topic: string, key: string): Promise<void> {
+  const producer = new Kafka.KafkaJS.Kafka({}).producer({ 'bootstrap.servers': brokers() } as Kafka.KafkaJS.ProducerConstructorConfig);
+  await producer.connect();
+  try {
+    await producer.send({ topic, messages: [{ key, value: null }] });
+  } finally {
+    await producer.disconnect();
+  }
+}
