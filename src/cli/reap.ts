@@ -17,7 +17,7 @@ export async function reapCommand(args: string[]): Promise<number> {
   const dryRun = args.includes('--dry-run');
 
   const config = loadReaperConfig();
-  const log = createLogger(process.env.LOG_LEVEL || 'info');
+  const log = createLogger(config.logLevel);
   const report = await reap(config, log, null, { dryRun });
 
   for (const action of report.actions) console.log(describeAction(action));
