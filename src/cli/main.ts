@@ -3,6 +3,8 @@ import { runCommand } from './run.js';
 import { migrateCommand } from './migrate.js';
 import { statusCommand } from './status.js';
 import { reapCommand } from './reap.js';
+import { replayCommand } from './replay.js';
+import { dlqCommand } from './dlq.js';
 import { ConfigError } from '../config/env.js';
 
 const USAGE = `usage: outbox-relay <command>
@@ -12,10 +14,12 @@ commands:
   migrate   create or update the outbox table, its partitions, the publication and the relay role
   status    print the slot's position, lag and the Kafka checkpoint; --watch [SECONDS] follows them
   reap      create partitions ahead and drop those past retention once relayed; --dry-run prints the plan
+  replay    publish selected outbox events again; see outbox-relay replay --help
+  dlq       list the dead-letter topic or redrive its events; see outbox-relay dlq --help
 
 Configuration comes from environment variables; see .env.example.`;
 
-const commands: Record<string, (args: string[]) => Promise<number>> = { run: runCommand, migrate: migrateCommand, status: statusCommand, reap: reapCommand };
+const commands: Record<string, (args: string[]) => Promise<number>> = { run: runCommand, migrate: migrateCommand, status: statusCommand, reap: reapCommand, replay: replayCommand, dlq: dlqCommand };
 
 async function main(argv: string[]): Promise<number> {
   const name = argv[0] ?? 'run';

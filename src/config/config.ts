@@ -3,6 +3,8 @@ import { EnvReader, bool, identifier, nonNegativeInt, port, positiveInt } from '
 import { parseTopicMap, validateTopicTemplate, type TopicMap } from '../outbox/routing.js';
 import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES } from '../outbox/size-limit.js';
 import type { BadEventPolicy } from '../outbox/dead-letter.js';
+import type { AvroSettings } from '../avro/encoder.js';
+import { COMPATIBILITY_LEVELS, SUBJECT_NAME_STRATEGIES, type CompatibilityLevel } from '../avro/subject.js';
 
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
 
@@ -40,6 +42,9 @@ export interface RelayConfig {
   refusalRecheckMs: number;
   http: { host: string; port: number };
   logLevel: string;
+  /** Avro encoding through a schema registry; null publishes every payload as JSON. */
+  avro: AvroSettings | null;
+  reaper: ReaperConfig;
 }
 
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -103,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const httpHost = reader.read('HTTP_HOST', { schema: z.string().min(1), default: '127.0.0.1', expected: 'the address the HTTP server listens on' });
   const httpPort = reader.read('HTTP_PORT', { schema: port, default: '8080', expected: 'a TCP port from 0 to 65535 (0 disables the server)' });
   const logLevel = reader.read('LOG_LEVEL', { schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']), default: 'info', expected: 'one of trace, debug, info, warn, error, fatal' });
+  const avro = readAvroSettings(reader);
   const kafkaTransactionTimeoutMs = reader.read('KAFKA_TRANSACTION_TIMEOUT_MS', { schema: positiveInt, default: '60000', expected: 'the Kafka transaction timeout in milliseconds' });
   const transactionalId = reader.optional('KAFKA_TRANSACTIONAL_ID', { schema: z.string().min(1), expected: 'a Kafka transactional id' });
   const kafkaSecurity = readKafkaSecurity(reader);
@@ -122,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     else topicMaxBytes = parsed;
   }
 
+  const reaper = readReaperSettings(reader, databaseUrl, table, slot);
   reader.finish();
 
   return {
@@ -150,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     refusalRecheckMs,
     http: { host: httpHost, port: httpPort },
     logLevel,
+    avro,
+    reaper,
   };
 }
 
@@ -176,6 +185,49 @@ function readKafkaSecurity(reader: EnvReader): KafkaSecurity {
   return { ssl, sslCaLocation, saslMechanism, saslUsername, saslPassword };
 }
 
+// --- Avro and the schema registry ----------------------------------------------------------------
+
+const registryUrl = z
+  .string()
+  .refine((text) => ['http:', 'https:'].includes(safeUrl(text)?.protocol ?? ''), 'not an http:// or https:// URL')
+  .refine((text) => safeUrl(text)?.username === '' && safeUrl(text)?.password === '', 'put credentials in OUTBOX_SCHEMA_REGISTRY_USERNAME and _PASSWORD, not in the URL')
+  .transform((text) => text.replace(/\/+$/, ''));
+
+/** Reads the Avro settings. Avro is on when OUTBOX_AVRO_SCHEMA_DIR is set, and then the registry URL is required. */
+function readAvroSettings(reader: EnvReader): AvroSettings | null {
+  const schemaDir = reader.optional('OUTBOX_AVRO_SCHEMA_DIR', { schema: z.string().min(1), expected: 'a folder of <event_type>.avsc files' });
+  if (schemaDir === undefined) return null;
+
+  // Shown as (hidden) when invalid, because an invalid value may carry a password in its user info.
+  const url = reader.read('OUTBOX_SCHEMA_REGISTRY_URL', { schema: registryUrl, expected: 'the base URL of a Confluent-compatible schema registry, such as http://127.0.0.1:8081', secret: true });
+  const username = reader.optional('OUTBOX_SCHEMA_REGISTRY_USERNAME', { schema: z.string().min(1), expected: 'a user name for HTTP basic authentication' });
+  const password = reader.optional('OUTBOX_SCHEMA_REGISTRY_PASSWORD', { schema: z.string().min(1), expected: 'a password for HTTP basic authentication', secret: true });
+  const subjectStrategy = reader.read('OUTBOX_SUBJECT_NAME_STRATEGY', { schema: z.enum(SUBJECT_NAME_STRATEGIES), default: 'TopicNameStrategy', expected: SUBJECT_NAME_STRATEGIES.join(', ') });
+  const compatibility = reader.read('OUTBOX_SCHEMA_COMPATIBILITY', { schema: z.enum(COMPATIBILITY_LEVELS), default: 'BACKWARD', expected: `the compatibility level of the relay's subjects: ${COMPATIBILITY_LEVELS.join(', ')}` });
+  const mapText = reader.optional('OUTBOX_SCHEMA_COMPATIBILITY_MAP', { schema: z.string(), expected: 'subject=LEVEL pairs separated by commas' });
+  reader.check((username === undefined) === (password === undefined), 'OUTBOX_SCHEMA_REGISTRY_USERNAME and OUTBOX_SCHEMA_REGISTRY_PASSWORD must be set together');
+
+  let subjectCompatibility = new Map<string, CompatibilityLevel>();
+  if (mapText !== undefined) {
+    const parsed = parseCompatibilityMap(mapText);
+    if (typeof parsed === 'string') reader.problems.push(`OUTBOX_SCHEMA_COMPATIBILITY_MAP=${JSON.stringify(mapText)} is invalid: ${parsed}`);
+    else subjectCompatibility = parsed;
+  }
+  return { schemaDir, registry: { url, username, password }, subjectStrategy, compatibility, subjectCompatibility };
+}
+
+/** Parses `orders-value=FULL,payments-value=NONE`; returns an error text instead of throwing. */
+function parseCompatibilityMap(text: string): Map<string, CompatibilityLevel> | string {
+  const levels = new Map<string, CompatibilityLevel>();
+  for (const pair of text.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+    const separator = pair.lastIndexOf('=');
+    const level = pair.slice(separator + 1).trim();
+    if (separator <= 0 || !(COMPATIBILITY_LEVELS as readonly string[]).includes(level)) return `"${pair}" is not subject=LEVEL with LEVEL one of ${COMPATIBILITY_LEVELS.join(', ')}`;
+    levels.set(pair.slice(0, separator).trim(), level as CompatibilityLevel);
+  }
+  return levels;
+}
+
 export interface MigrateConfig {
   databaseUrl: string;
   table: { schema: string; name: string };
@@ -198,7 +250,82 @@ export function loadMigrateConfig(env: NodeJS.ProcessEnv = process.env): Migrate
   return { databaseUrl, table: splitTable(table), publication, relayRole, relayRolePassword, daysAhead };
 }
 
+export interface DlqConfig {
+  kafkaBrokers: string[];
+  kafkaSecurity: KafkaSecurity;
+  deadLetterTopic: string;
+  logLevel: string;
+}
+
+/** The subset that "outbox-relay dlq list" needs: Kafka only, no database. */
+export function loadDlqConfig(env: NodeJS.ProcessEnv = process.env): DlqConfig {
+  const reader = new EnvReader(env);
+  const kafkaBrokers = reader.read('KAFKA_BROKERS', { schema: brokerList, expected: 'a comma-separated list of host:port, such as 127.0.0.1:9092' });
+  const deadLetterTopic = reader.read('OUTBOX_DEAD_LETTER_TOPIC', { schema: topicName, default: 'outbox-relay.dead-letters', expected: 'a Kafka topic name' });
+  const logLevel = reader.read('LOG_LEVEL', { schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']), default: 'info', expected: 'one of trace, debug, info, warn, error, fatal' });
+  const kafkaSecurity = readKafkaSecurity(reader);
+  reader.finish();
+  return { kafkaBrokers, kafkaSecurity, deadLetterTopic, logLevel };
+}
+
 function splitTable(table: string): { schema: string; name: string } {
   const [schema, name] = table.includes('.') ? (table.split('.') as [string, string]) : ['public', table];
   return { schema, name };
+}
+
+export interface ReaperConfig {
+  /** REAPER_DATABASE_URL, or DATABASE_URL when that is unset. */
+  databaseUrl: string;
+  table: { schema: string; name: string };
+  /** The relay's slot, whose confirmed_flush_lsn proves that rows are in Kafka. */
+  slot: string;
+  daysAhead: number;
+  retentionDays: number;
+  /** 0 disables the reaper inside the relay; "outbox-relay reap" ignores it. */
+  intervalMs: number;
+  keepDetached: boolean;
+  lockTimeoutMs: number;
+  ackTimeoutMs: number;
+}
+
+/** Partition names append _pYYYYMMDD (10 characters) to the table name, within PostgreSQL's 63-byte limit. */
+const MAX_PARTITIONED_TABLE_NAME = 63 - '_pYYYYMMDD'.length;
+
+/** The settings of "outbox-relay reap": no Kafka settings, and DATABASE_URL only when REAPER_DATABASE_URL is unset. */
+export function loadReaperConfig(env: NodeJS.ProcessEnv = process.env): ReaperConfig & { logLevel: string } {
+  const reader = new EnvReader(env);
+  const hasReaperUrl = (env.REAPER_DATABASE_URL ?? '') !== '';
+  const databaseUrl = hasReaperUrl ? undefined : reader.read('DATABASE_URL', { schema: postgresUrl, expected: 'a postgres://user:password@host:port/database URL (or set REAPER_DATABASE_URL)', secret: true });
+  const table = reader.read('OUTBOX_TABLE', { schema: tableName, default: 'public.outbox_events', expected: 'the outbox table as schema.table' });
+  const slot = reader.read('OUTBOX_SLOT', { schema: identifier, default: 'outbox_relay', expected: 'a replication slot name: lower-case letters, digits and _' });
+  const logLevel = reader.read('LOG_LEVEL', { schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']), default: 'info', expected: 'one of trace, debug, info, warn, error, fatal' });
+  const config = readReaperSettings(reader, databaseUrl, table, slot);
+  reader.finish();
+  return { ...config, logLevel };
+}
+
+function readReaperSettings(reader: EnvReader, databaseUrl: string | undefined, table: string, slot: string): ReaperConfig {
+  const reaperUrl = reader.optional('REAPER_DATABASE_URL', { schema: postgresUrl, expected: 'a postgres:// URL of a role with the outbox owner\'s rights and pg_read_all_stats', secret: true });
+  const daysAhead = reader.read('OUTBOX_PARTITION_DAYS_AHEAD', { schema: positiveInt, default: '3', expected: 'how many days of partitions to create ahead of today, a positive integer' });
+  const retentionDays = reader.read('OUTBOX_RETENTION_DAYS', { schema: positiveInt, default: '7', expected: 'how many whole days of outbox rows to keep before today (UTC), a positive integer' });
+  const intervalMs = reader.read('OUTBOX_REAPER_INTERVAL_MS', { schema: nonNegativeInt, default: String(60 * 60 * 1000), expected: 'milliseconds between reaper runs inside the relay, 0 to run none' });
+  const keepDetached = reader.read('OUTBOX_REAPER_KEEP_DETACHED', { schema: bool, default: 'false', expected: 'true or false' });
+  const lockTimeoutMs = reader.read('OUTBOX_REAPER_LOCK_TIMEOUT_MS', { schema: positiveInt, default: '2000', expected: 'milliseconds each reaper statement may wait for a table lock (lock_timeout), a positive integer' });
+  const ackTimeoutMs = reader.read('OUTBOX_REAPER_ACK_TIMEOUT_MS', { schema: nonNegativeInt, default: '30000', expected: 'milliseconds to wait for the relay to acknowledge the slot past the checked WAL position, a whole number' });
+
+  if (table !== undefined) {
+    const name = splitTable(table).name;
+    reader.check(name.length <= MAX_PARTITIONED_TABLE_NAME, `OUTBOX_TABLE=${JSON.stringify(table)} is invalid for the reaper: the table name must have at most ${MAX_PARTITIONED_TABLE_NAME} characters, so that partition names <table>_pYYYYMMDD fit in 63`);
+  }
+  return {
+    databaseUrl: (reaperUrl ?? databaseUrl) as string,
+    table: table === undefined ? (undefined as never) : splitTable(table),
+    slot,
+    daysAhead,
+    retentionDays,
+    intervalMs,
+    keepDetached,
+    lockTimeoutMs,
+    ackTimeoutMs,
+  };
 }

@@ -10,6 +10,7 @@ import type { TopicRouter } from '../outbox/routing.js';
 import { coversTransaction, rowsAlreadyDone, type Checkpoint } from '../checkpoint/checkpoint.js';
 import { RelayError } from '../publisher/errors.js';
 import type { PendingBatch } from './batch.js';
+import { SchemaNotRegisteredError, type ValueEncoder } from '../avro/value-encoder.js';
 
 interface OpenTransaction {
   xid: number;
@@ -50,6 +51,8 @@ export class OutboxStream {
     private readonly checkpoint: Checkpoint | null,
     private readonly badEvents: BadEventHandling,
     private readonly log: Logger,
+    /** Encoder of JSON payloads into another format, such as Avro. Null publishes them as they are. */
+    private readonly encoder: ValueEncoder | null = null,
   ) {}
 
   get inTransaction(): boolean {
@@ -146,7 +149,17 @@ export class OutboxStream {
       return this.reject(sourceOf(unrouted, null), 'unroutable', route.error, open, batch, now);
     }
 
-    const record = toKafkaRecord(event, route.topic, open.finalLsn);
+    let record = toKafkaRecord(event, route.topic, open.finalLsn);
+    if (this.encoder !== null) {
+      const encoded = this.encoder.encode(event.eventType, route.topic, record.value);
+      if ('unregistered' in encoded) {
+        // The stream loop registers the schema and hands this row in again, so it must not count yet.
+        open.rowIndex--;
+        throw new SchemaNotRegisteredError(encoded.unregistered);
+      }
+      if ('error' in encoded) return this.reject(sourceOf(record, route.topic), 'schema_mismatch', encoded.error, open, batch, now);
+      record = { ...record, value: encoded.value };
+    }
     const tooLarge = this.badEvents.sizeLimits.check(record);
     if (tooLarge !== undefined) return this.reject(sourceOf(record, route.topic), 'too_large', tooLarge, open, batch, now);
 

@@ -15,12 +15,13 @@ import { SlotMonitor, type SlotReading } from '../wal/slot-monitor.js';
 import { RelayStateMachine } from './states.js';
 import { backoffDelayMs, sleep } from './backoff.js';
 import type { RelayMetrics } from '../observability/metrics.js';
+import { AvroEncoder } from '../avro/encoder.js';
 import { startReaperSchedule } from '../reaper/schedule.js';
 
 const STANDBY_POLL_CAP_MS = 5000;
 
 /** Errors that mean streaming could lose events: the relay waits for an operator instead of exiting. */
-const REFUSAL_CODES = new Set(['slot_ahead_of_checkpoint', 'slot_lost']);
+const REFUSAL_CODES = new Set(['slot_ahead_of_checkpoint', 'slot_lost', 'slot_missing']);
 
 
 /**
@@ -34,12 +35,15 @@ export class Relay {
   private lastError: string | null = null;
   private loop: StreamLoop | null = null;
   private live: { monitor: SlotMonitor; session: ReplicationSession } | null = null;
+  /** Lives across attempts, so that its cached schema ids outlast a registry outage. */
+  private readonly avro: AvroEncoder | null;
 
   constructor(
     private readonly config: RelayConfig,
     private readonly log: Logger,
     private readonly metrics: RelayMetrics,
   ) {
+    this.avro = config.avro && new AvroEncoder(config.avro, config, log.child({ component: 'avro' }));
     metrics.attach({ lagSeconds: () => this.lagSeconds, kafkaCommitPendingSeconds: () => this.kafkaCommitPendingSeconds, lagBytes: () => this.lagBytes() });
     this.states.onChange((state) => {
       metrics.setState(state);
@@ -145,6 +149,7 @@ export class Relay {
    */
   private async refuse(error: RelayError): Promise<void> {
     this.states.moveTo('refusing');
+    if (error.code === 'slot_lost') this.metrics.slotLost.set(1);
     this.log.error({ code: error.code, err: error.message, recheckMs: this.config.refusalRecheckMs }, 'relay refuses to stream');
     await sleep(this.config.refusalRecheckMs, this.stop.signal);
     if (!this.stop.signal.aborted) this.states.moveTo('starting');
@@ -176,13 +181,15 @@ export class Relay {
       this.log.info({ slot: this.config.slot, checkpoint: describeCheckpoint(checkpoint) }, 'checkpoint read');
       const startLsn = this.checkSlotAgainstCheckpoint(slot, checkpoint);
 
+      await this.avro?.registerAtStartup();
+
       session = await ReplicationSession.connect(this.config.databaseUrl, this.log.child({ component: 'wal' }));
       session.start({ slot: this.config.slot, publication: this.config.publication, startLsn, statusIntervalMs: this.config.statusIntervalMs });
       this.metrics.recordAcknowledged(startLsn);
 
       // A crash between a Kafka commit and its acknowledgement leaves the slot behind the checkpoint.
       if (checkpoint !== null) session.acknowledge(checkpoint.lsn);
-      this.loop = new StreamLoop(this.config, session, producer, store, checkpoint, this.metrics, this.log);
+      this.loop = new StreamLoop(this.config, session, producer, store, checkpoint, this.metrics, this.log, this.avro);
       monitor = new SlotMonitor(sql, this.config.slot, { pollIntervalMs: this.config.slotPollIntervalMs, heartbeatIntervalMs: this.config.heartbeatIntervalMs }, (reading) => this.onSlotReading(reading), this.log.child({ component: 'slot-monitor' }));
       monitor.start();
       this.live = { monitor, session };

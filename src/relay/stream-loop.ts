@@ -12,6 +12,8 @@ import { PendingBatch } from './batch.js';
 import { HaltError, OutboxStream } from './outbox-stream.js';
 import type { PgOutputMessage } from '../decoder/messages.js';
 import { TopicSizeLimits } from '../outbox/size-limit.js';
+import { DEAD_LETTER_HEADERS } from '../outbox/dead-letter.js';
+import { SchemaNotRegisteredError, type ValueEncoder } from '../avro/value-encoder.js';
 
 /** Test-only: exit right after this many Kafka commits, before acknowledging the last one. */
 const EXIT_AFTER_COMMITS = Number(process.env.OUTBOX_RELAY_TEST_EXIT_AFTER_KAFKA_COMMITS ?? 0);
@@ -37,6 +39,7 @@ export class StreamLoop {
     checkpoint: Checkpoint | null,
     private readonly metrics: RelayMetrics,
     private readonly log: Logger,
+    private readonly encoder: ValueEncoder | null = null,
   ) {
     const router = new TopicRouter(config.topicTemplate, config.topicMap);
     const badEvents = {
@@ -44,7 +47,7 @@ export class StreamLoop {
       deadLetterTopic: config.deadLetterTopic,
       sizeLimits: new TopicSizeLimits(config.maxEventBytes, config.topicMaxBytes),
     };
-    this.outbox = new OutboxStream(config.table, router, checkpoint, badEvents, log.child({ component: 'outbox' }));
+    this.outbox = new OutboxStream(config.table, router, checkpoint, badEvents, log.child({ component: 'outbox' }), encoder);
   }
 
   /** Seconds the current Kafka commit has been running, or 0 when none runs. */
@@ -70,7 +73,7 @@ export class StreamLoop {
 
       if (message.tag === 'XLogData') {
         await this.handleOrHalt(decodePgOutput(message.data));
-        if (this.batch.isFull(limits)) await this.flush();
+        if (this.batch.isFull(limits) || this.caughtUp()) await this.flush();
       } else if (this.isIdle() && message.walEnd >= maxLsn(this.session.acknowledged, this.batch.ackLsn ?? 0n) + BigInt(this.config.idleAckMinBytes)) {
         // Nothing is in flight, so the server's position is safe to acknowledge: this keeps an
         // idle outbox from holding WAL in a busy database. Small gaps are left alone, so a drained
@@ -89,11 +92,25 @@ export class StreamLoop {
     try {
       this.outbox.handle(message, this.batch, Date.now());
     } catch (error) {
+      if (error instanceof SchemaNotRegisteredError && this.encoder !== null) {
+        // A subject first seen mid-stream: wait for its schema id, then handle the same row again.
+        // An unreachable registry throws a retriable error, so nothing past this row is acknowledged.
+        await this.encoder.register(error.request);
+        return this.handleOrHalt(message);
+      }
       // Under the halt policy, what came before the bad event still goes to Kafka, so that the
       // stop point is exactly that event.
       if (error instanceof HaltError && !this.batch.isEmpty) await this.flush();
       throw error;
     }
+  }
+
+  /**
+   * Nothing more has arrived and the last transaction is whole: waiting out the linger time would
+   * only add latency. Under load, messages queue while a commit runs, so batches still grow.
+   */
+  private caughtUp(): boolean {
+    return this.session.queued === 0 && !this.outbox.inTransaction && this.batch.records.length > 0;
   }
 
   private isIdle(): boolean {
@@ -122,10 +139,14 @@ export class StreamLoop {
     }
     const commitSeconds = (performance.now() - started) / 1000;
     this.metrics.recordCommit(batch.records, commitSeconds, batch.commitTimes);
+    // Counted once committed, so a batch retried after a failed commit is not counted twice.
+    for (const record of batch.records) {
+      if (record.topic === this.config.deadLetterTopic) this.metrics.recordDeadLetter(record.headers[DEAD_LETTER_HEADERS.reason] ?? 'unknown');
+    }
     exitIfTestHookSaysSo(this.log);
 
     this.session.acknowledge(checkpoint.lsn);
-    this.metrics.acknowledgedLsn.set(Number(checkpoint.lsn));
+    this.metrics.recordAcknowledged(checkpoint.lsn, batch.commitTimes);
     if (checkpoint.partial !== null) {
       // Operators watching a huge transaction see its progress; its commit is still unacknowledged.
       this.log.info({ finalLsn: formatLsn(checkpoint.partial.finalLsn), rowsDone: checkpoint.partial.rowsDone, acknowledged: formatLsn(checkpoint.lsn) }, 'chunk of a large transaction committed');

@@ -70,6 +70,11 @@ export class ReplicationSession {
     this.sendStatus(false);
   }
 
+  /** Messages received and not yet taken by `next`. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   get acknowledged(): Lsn {
     return this.durable;
   }
@@ -164,5 +169,5 @@ function startError(error: unknown, options: StartOptions): RelayError {
   if (code === '42704') {
     return new RelayError('publication_missing', `publication "${options.publication}" or slot "${options.slot}" does not exist; run "outbox-relay migrate" or check OUTBOX_PUBLICATION and OUTBOX_SLOT`, false, { cause: error });
   }
-  return new RelayError('replication_failed', `START_REPLICATION on slot "${options.slot}" failed: ${errorText(error)}`, true, { cause: error });
+  return new RelayError('replication_failed', `replication from slot "${options.slot}" failed: ${errorText(error)}`, true, { cause: error });
 }

@@ -3,6 +3,7 @@ import { createTestDatabase, insertEvents, slotConfirmedFlush, uniqueName, type 
 import { createTopic, readCommitted } from '../support/kafka.js';
 import { relayEnv, runCli, startRelay } from '../support/relay-process.js';
 import { WitnessSlot, waitFor } from '../support/witness.js';
+import { freePort, metricValue } from '../support/http.js';
 import { parseLsn } from '../../src/lsn.js';
 
 const MIB = 1024 * 1024;
@@ -25,7 +26,8 @@ describe('bad events', () => {
     const topic = `${slot}.order-events`;
     const deadLetters = `${slot}.dead-letters`;
     await createTopic(topic, 3, { 'max.message.bytes': String(MIB) });
-    const relay = startRelay(relayEnv(db.url, slot, { OUTBOX_DEAD_LETTER_TOPIC: deadLetters, OUTBOX_TOPIC_MAX_BYTES: `${topic}=${MIB}` }));
+    const port = await freePort();
+    const relay = startRelay(relayEnv(db.url, slot, { OUTBOX_DEAD_LETTER_TOPIC: deadLetters, OUTBOX_TOPIC_MAX_BYTES: `${topic}=${MIB}`, HTTP_PORT: String(port) }));
     await relay.waitForLog(/"state":"streaming"/);
 
     await db.sql.query('BEGIN');
@@ -40,8 +42,10 @@ describe('bad events', () => {
       const row = (await db.sql.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag FROM pg_replication_slots WHERE slot_name = $1`, [slot])).rows[0];
       return Number(row.lag) < 64 * 1024 ? Number(row.lag) : undefined;
     });
+    const deadLetterCount = await metricValue(port, 'outbox_relay_dead_letters_total', 'reason="too_large"');
     expect(await relay.stop()).toBe(0);
 
+    expect(deadLetterCount).toBe(1);
     expect(published.map((r) => r.headers.id)).toEqual([...before, ...after]);
     expect(parked).toHaveLength(1);
     const letter = parked[0]!;

@@ -12,6 +12,8 @@ declare module 'vitest' {
     kafkaBrokers: string;
     pgDir: string;
     kafkaDir: string;
+    schemaRegistryUrl: string;
+    registryDir: string;
   }
 }
 
@@ -38,14 +40,20 @@ export default function setup(project: TestProject): () => void {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const kafkaOutput = execFileSync(path.join(root, 'scripts/kafka/start'), [kafkaDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  // The Avro tests stop and start this registry. Its data folder keeps schema ids across restarts.
+  const registryDir = path.join(runDir, 'registry');
+  const registryOutput = execFileSync(path.join(root, 'scripts/registry/start'), [registryDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 
   project.provide('databaseUrl', lastLine(pgOutput, 'DATABASE_URL='));
   project.provide('kafkaBrokers', lastLine(kafkaOutput, 'KAFKA_BROKERS='));
   project.provide('pgDir', pgDir);
   project.provide('kafkaDir', kafkaDir);
+  project.provide('schemaRegistryUrl', lastLine(registryOutput, 'SCHEMA_REGISTRY_URL='));
+  project.provide('registryDir', registryDir);
 
   return () => {
     if (process.env.OUTBOX_TEST_KEEP_SERVICES === '1') return;
+    execFileSync(path.join(root, 'scripts/registry/stop'), [registryDir], { stdio: 'inherit' });
     execFileSync(path.join(root, 'scripts/kafka/stop'), [kafkaDir], { stdio: 'inherit' });
     execFileSync(path.join(root, 'scripts/pg/stop'), [pgDir], { stdio: 'inherit' });
   };
