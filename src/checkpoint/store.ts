@@ -16,14 +16,14 @@ export interface CheckpointStoreOptions {
 
 const READ_TIMEOUT_MS = 30_000;
 
-/** The compacted topic that holds one checkpoint per slot, keyed by the slot name. */
+/** The compacted topic that contains one checkpoint per slot, keyed by the slot name. */
 export class CheckpointStore {
   constructor(
     private readonly options: CheckpointStoreOptions,
     private readonly log: Logger,
   ) {}
 
-  /** The record to add to a Kafka transaction so that the checkpoint commits with its events. */
+  /** Returns the record to add to a Kafka transaction, so that the checkpoint commits with its events. */
   record(checkpoint: Checkpoint): KafkaRecord {
     return { topic: this.options.topic, key: Buffer.from(this.options.slot), value: encodeCheckpoint(checkpoint), headers: {} };
   }

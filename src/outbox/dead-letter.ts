@@ -1,10 +1,10 @@
 import { formatLsn, type Lsn } from '../lsn.js';
 import type { Headers, KafkaRecord } from './record.js';
 
-/** Why an event went to the dead-letter topic instead of its own. */
+/** Reason an event went to the dead-letter topic instead of its own. */
 export type DeadLetterReason = 'too_large' | 'unroutable' | 'invalid_row' | 'schema_mismatch';
 
-/** What happens to an event that cannot be published: park it and go on, or stop before acknowledging it. */
+/** Policy for an event that cannot be published: park it and go on, or stop before acknowledging it. */
 export type BadEventPolicy = 'dead-letter' | 'halt';
 
 /** Headers the relay adds to a dead letter, next to the event's own headers. */

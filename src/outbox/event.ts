@@ -60,7 +60,7 @@ export class OutboxLayout {
     return new OutboxLayout(positions);
   }
 
-  /** What can be read of a row that failed validation: text columns as headers, for its dead letter. */
+  /** Reads what it can of a row that failed validation: text columns as headers, for its dead letter. */
   rawSource(tuple: ColumnValue[]): { headers: Record<string, string>; key: Buffer | null; value: Buffer; originalTopic: null } {
     const headers: Record<string, string> = {};
     const textOf = (name: OutboxColumn): Buffer | null => {

@@ -26,7 +26,7 @@ interface OpenTransaction {
 
 export type IgnoredKind = 'update' | 'delete' | 'truncate' | 'message';
 
-/** How events that cannot be published are handled. */
+/** Handling of events that cannot be published. */
 export interface BadEventHandling {
   policy: BadEventPolicy;
   deadLetterTopic: string;

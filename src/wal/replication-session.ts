@@ -79,7 +79,7 @@ export class ReplicationSession {
     return this.durable;
   }
 
-  /** The next message, or 'timeout' when none arrives within `timeoutMs`. Throws once the connection failed. */
+  /** Returns the next message, or 'timeout' when none arrives within `timeoutMs`. Throws once the connection failed. */
   async next(timeoutMs: number): Promise<NextResult> {
     if (this.queue.length === 0 && this.failure === null && !this.ended) {
       await new Promise<void>((resolve) => {
