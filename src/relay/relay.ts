@@ -19,6 +19,7 @@ import { AvroEncoder } from '../avro/encoder.js';
 import { startReaperSchedule } from '../reaper/schedule.js';
 
 const STANDBY_POLL_CAP_MS = 5000;
+const STABLE_STREAMING_MS = 30_000;
 
 /** Errors that mean streaming could lose events: the relay waits for an operator instead of exiting. */
 const REFUSAL_CODES = new Set(['slot_ahead_of_checkpoint', 'slot_lost', 'slot_missing']);
@@ -106,14 +107,19 @@ export class Relay {
   private async stream(): Promise<void> {
     let attempt = 0;
     let hasStreamed = false;
+    let streamingSince: number | null = null;
 
     while (!this.stop.signal.aborted) {
       try {
         await this.runAttempt(() => {
           hasStreamed = true;
-          attempt = 0;
+          streamingSince = Date.now();
         });
       } catch (error) {
+        // Only a stretch of healthy streaming resets the backoff: a fault that recurs right after
+        // each reconnect must not turn into a reconnect loop.
+        if (streamingSince !== null && Date.now() - streamingSince >= STABLE_STREAMING_MS) attempt = 0;
+        streamingSince = null;
         this.lastError = errorText(error);
         const relayError = error instanceof RelayError ? error : new RelayError('unexpected', errorText(error), true, { cause: error });
         this.metrics.recordError(relayError.code, relayError.message);
