@@ -132,7 +132,9 @@ export class Relay {
           await this.refuse(relayError);
           continue;
         }
-        if (!relayError.retriable || (!hasStreamed && relayError.code !== 'slot_active')) {
+        // A standby got as far as the slot, so its settings work: later outages are retried too.
+        if (relayError.code === 'slot_active') hasStreamed = true;
+        if (!relayError.retriable || !hasStreamed) {
           this.states.moveTo('refusing');
           throw relayError;
         }
@@ -175,7 +177,10 @@ export class Relay {
     let monitor: SlotMonitor | null = null;
 
     try {
-      sql = await connectSql(this.config.databaseUrl);
+      sql = await connectSql(this.config.databaseUrl, (error) => {
+        this.log.warn({ err: error.message }, 'SQL connection lost; ending the attempt');
+        session?.abort(error);
+      });
       await checkPublication(sql, this.config.publication, this.config.table);
       // Check the slot before touching Kafka: a standby must not fence the active relay's producer.
       const existing = await this.readSlot(sql);

@@ -102,6 +102,11 @@ export class ReplicationSession {
     return 'timeout';
   }
 
+  /** Ends streaming with `error`, for a failure seen elsewhere, such as the relay's SQL connection. */
+  abort(error: Error): void {
+    this.fail(error);
+  }
+
   /** Sends a last status update and ends the connection. */
   async close(): Promise<void> {
     if (this.statusTimer) clearInterval(this.statusTimer);
