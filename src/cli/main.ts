@@ -28,6 +28,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = commands[name];
+  // replay and dlq describe their own flags; the others take none worth a page of their own.
+  if (command !== undefined && !['replay', 'dlq'].includes(name) && argv.slice(1).some((arg) => arg === '--help' || arg === '-h')) {
+    console.log(USAGE);
+    return 0;
+  }
   if (command === undefined) {
     console.error(`outbox-relay: unknown command "${name}"\n\n${USAGE}`);
     return 2;

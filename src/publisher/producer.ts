@@ -65,7 +65,9 @@ export class TransactionalProducer {
       await this.producer.sendBatch({ topicMessages: groupByTopic(records) });
       await this.producer.commit();
     } catch (error) {
-      if (begun) await this.abortQuietly(error);
+      const abortError = begun ? await this.abortQuietly(error) : null;
+      // A fenced producer often fails the commit with a purge error; only the abort says "fenced".
+      if (abortError !== null && this.classify(abortError, '') instanceof FencedError) throw new FencedError(this.options.transactionalId, abortError);
       throw this.classify(error, `Kafka transaction of ${records.length} records failed`);
     }
   }
@@ -79,12 +81,15 @@ export class TransactionalProducer {
     await Promise.race([disconnect, timeout]);
   }
 
-  private async abortQuietly(cause: unknown): Promise<void> {
+  /** Aborts the open transaction; returns the abort's own error, or null when it succeeded. */
+  private async abortQuietly(cause: unknown): Promise<unknown> {
     try {
       await this.producer.abort();
       this.log.warn({ err: errorText(cause) }, 'Kafka transaction aborted');
+      return null;
     } catch (error) {
       this.log.warn({ err: errorText(error), cause: errorText(cause) }, 'Kafka transaction abort failed');
+      return error;
     }
   }
 
