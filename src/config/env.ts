@@ -8,6 +8,17 @@ export interface VariableSpec<T> {
   secret?: boolean;
 }
 
+/** Shows a URL with its password replaced, so the user sees what arrived; anything else stays hidden. */
+function maskSecret(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.password !== '') url.password = '***';
+    return JSON.stringify(url.toString());
+  } catch {
+    return '(hidden: not a URL)';
+  }
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
@@ -35,9 +46,11 @@ export class EnvReader {
     const result = spec.schema.safeParse(text);
     if (result.success) return result.data;
 
-    const shown = spec.secret ? '(hidden)' : JSON.stringify(text);
+    const shown = spec.secret ? maskSecret(text) : JSON.stringify(text);
+    // zod's own texts for enums and types repeat the expectation in its words, so only custom ones are kept.
     const detail = result.error.issues[0]?.message;
-    this.problems.push(`${name}=${shown} is invalid: expected ${spec.expected}${detail && detail !== 'Invalid input' ? ` (${detail})` : ''}`);
+    const custom = detail !== undefined && !/^(Invalid|Expected|Required)/.test(detail);
+    this.problems.push(`${name}=${shown} is invalid: expected ${spec.expected}${custom ? ` (${detail})` : ''}`);
     return undefined as T;
   }
 
@@ -58,7 +71,7 @@ export class EnvReader {
 
 export const positiveInt = z
   .string()
-  .regex(/^\d+$/, 'not a whole number')
+  .regex(/^\d+$/, 'must be a whole number greater than 0')
   .transform(Number)
   .refine((n) => Number.isSafeInteger(n) && n > 0, 'must be greater than 0');
 
@@ -72,7 +85,7 @@ export const port = z
   .string()
   .regex(/^\d+$/, 'not a whole number')
   .transform(Number)
-  .refine((n) => n >= 0 && n <= 65535, 'must be from 0 to 65535');
+  .refine((n) => n >= 0 && n <= 65535, 'out of range');
 
 export const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 

@@ -34,7 +34,7 @@ describe('start-up errors', () => {
 
     expect(result.code).toBe(1);
     expect(result.output).toContain('invalid configuration (3 problems)');
-    expect(result.output).toContain('DATABASE_URL=(hidden) is invalid');
+    expect(result.output).toContain('DATABASE_URL="mysql://app" is invalid');
     expect(result.output).toContain('KAFKA_BROKERS is missing');
     expect(result.output).toContain('OUTBOX_BATCH_LINGER_MS="-5" is invalid');
   });
