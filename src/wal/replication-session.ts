@@ -12,9 +12,13 @@ export interface StartOptions {
   statusIntervalMs: number;
 }
 
-/** Messages buffered before the socket is paused, and the level at which it resumes. */
-const QUEUE_HIGH_WATER = 2000;
-const QUEUE_LOW_WATER = 200;
+/**
+ * Bytes of received messages buffered before the socket is paused, and the level at which it
+ * resumes. Measured in bytes, not messages, so that memory stays bounded for large rows while
+ * small rows can fill a whole Kafka transaction during the commit before it.
+ */
+const QUEUE_HIGH_WATER_BYTES = 32 * 1024 * 1024;
+const QUEUE_LOW_WATER_BYTES = 8 * 1024 * 1024;
 
 export type NextResult = ReplicationMessage | 'timeout';
 
@@ -26,6 +30,7 @@ export type NextResult = ReplicationMessage | 'timeout';
  */
 export class ReplicationSession {
   private readonly queue: ReplicationMessage[] = [];
+  private queuedBytes = 0;
   private waiter: ((value: void) => void) | null = null;
   private failure: Error | null = null;
   private ended = false;
@@ -94,7 +99,8 @@ export class ReplicationSession {
 
     const message = this.queue.shift();
     if (message !== undefined) {
-      if (this.paused && this.queue.length <= QUEUE_LOW_WATER) this.setPaused(false);
+      this.queuedBytes -= sizeOf(message);
+      if (this.paused && this.queuedBytes <= QUEUE_LOW_WATER_BYTES) this.setPaused(false);
       return message;
     }
     if (this.failure) throw this.failure;
@@ -129,7 +135,8 @@ export class ReplicationSession {
 
     if (message.tag === 'PrimaryKeepalive' && message.replyRequested) this.sendStatus(false);
     this.queue.push(message);
-    if (!this.paused && this.queue.length >= QUEUE_HIGH_WATER) this.setPaused(true);
+    this.queuedBytes += sizeOf(message);
+    if (!this.paused && this.queuedBytes >= QUEUE_HIGH_WATER_BYTES) this.setPaused(true);
     this.waiter?.();
   }
 
@@ -158,6 +165,11 @@ export class ReplicationSession {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.waiter?.();
   }
+}
+
+/** Bytes a queued message keeps alive; a keepalive's few bytes are counted as a small constant. */
+function sizeOf(message: ReplicationMessage): number {
+  return message.tag === 'XLogData' ? message.data.length + 64 : 64;
 }
 
 interface PgConnection {
