@@ -14,7 +14,13 @@ export async function runCommand(): Promise<number> {
   const relay = new Relay(config, log, metrics);
 
   let server: http.Server | null = null;
-  if (config.http.port !== 0) server = await startHttpServer(config.http.host, config.http.port, relay, metrics, log, { slot: config.slot });
+  if (config.http.port !== 0) {
+    try {
+      server = await startHttpServer(config.http.host, config.http.port, relay, metrics, log, { slot: config.slot });
+    } catch (error) {
+      throw new Error(`could not listen on ${config.http.host}:${config.http.port} (${errorText(error)}); set HTTP_PORT to a free port, or 0 to turn the HTTP server off`);
+    }
+  }
 
   const stop = (signal: string): void => {
     log.info({ signal }, 'stop requested; draining the open Kafka transaction');

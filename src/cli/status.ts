@@ -7,6 +7,7 @@ import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import { createLogger } from '../log.js';
 import { sleep } from '../relay/backoff.js';
 import { connectSql } from '../wal/connect.js';
+import { errorText } from '../publisher/errors.js';
 
 const USAGE = 'usage: outbox-relay status [--watch [SECONDS]]';
 
@@ -15,6 +16,7 @@ interface StatusReading {
   currentWal: Lsn;
   slot: SlotState | null;
   checkpoint: Checkpoint | null;
+  checkpointError: string | null;
   /** Age of the oldest outbox row created after the last checkpoint was written; an upper bound of the time lag. */
   pendingSeconds: number | null;
 }
@@ -68,7 +70,14 @@ function parseWatch(args: string[]): number | null | string {
 async function readStatus(sql: pg.Client, store: CheckpointStore, config: RelayConfig): Promise<StatusReading> {
   const currentWal = parseLsn((await sql.query('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn);
   const slot = await readSlot(sql, config.slot);
-  const checkpoint = await store.readLatest();
+  let checkpoint: Checkpoint | null = null;
+  let checkpointError: string | null = null;
+  try {
+    checkpoint = await store.readLatest();
+  } catch (error) {
+    // PostgreSQL's half is still worth printing when Kafka does not answer.
+    checkpointError = `unavailable: could not read topic ${config.checkpointTopic} from Kafka at ${config.kafkaBrokers.join(',')} (${errorText(error)}); check KAFKA_BROKERS`;
+  }
 
   let pendingSeconds: number | null = null;
   if (checkpoint?.writtenAt !== undefined) {
@@ -76,7 +85,7 @@ async function readStatus(sql: pg.Client, store: CheckpointStore, config: RelayC
     const result = await sql.query(`SELECT extract(epoch FROM now() - min(created_at))::float8 AS age FROM ${table} WHERE created_at > $1`, [checkpoint.writtenAt]);
     pendingSeconds = result.rows[0].age === null ? 0 : Math.max(0, Number(result.rows[0].age));
   }
-  return { at: new Date(), currentWal, slot, checkpoint, pendingSeconds };
+  return { at: new Date(), currentWal, slot, checkpoint, checkpointError, pendingSeconds };
 }
 
 function describeCheckpoint(checkpoint: Checkpoint | null): string {
@@ -97,7 +106,7 @@ function printFull(config: RelayConfig, reading: StatusReading): void {
     rows.push(['lag', `${lsnDistance(reading.currentWal, confirmed)} bytes`]);
     rows.push(['retained WAL', slot.restartLsn === null ? 'unknown' : `${lsnDistance(reading.currentWal, slot.restartLsn)} bytes (wal_status ${slot.walStatus})`]);
   }
-  rows.push(['Kafka checkpoint', describeCheckpoint(reading.checkpoint)]);
+  rows.push(['Kafka checkpoint', reading.checkpointError ?? describeCheckpoint(reading.checkpoint)]);
   rows.push(['pending events', reading.pendingSeconds === null ? 'unknown (no checkpoint)' : reading.pendingSeconds === 0 ? 'none newer than the checkpoint' : `oldest is ${reading.pendingSeconds.toFixed(1)} s old`]);
 
   const width = Math.max(...rows.map(([name]) => name.length));
@@ -114,7 +123,7 @@ function printLine(reading: StatusReading): void {
     `lag_bytes=${confirmed === null ? '-' : lsnDistance(reading.currentWal, confirmed)}`,
     `lag_seconds=${reading.pendingSeconds === null ? '-' : reading.pendingSeconds.toFixed(1)}`,
     `retained_bytes=${slot?.restartLsn == null ? '-' : lsnDistance(reading.currentWal, slot.restartLsn)}`,
-    `checkpoint=${reading.checkpoint === null ? '-' : formatLsn(reading.checkpoint.lsn)}`,
+    `checkpoint=${reading.checkpointError !== null ? 'unavailable' : reading.checkpoint === null ? '-' : formatLsn(reading.checkpoint.lsn)}`,
   ];
   console.log(parts.join(' '));
 }
