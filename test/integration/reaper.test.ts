@@ -255,6 +255,8 @@ describe('partition reaper', () => {
       await waitFor('the reaper to wait for the slot', async () => {
         const waiting = await db.sql.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'outbox-relay-reaper' AND datname = current_database() AND query LIKE '%pg_replication_slots%'`);
         return waiting.rows.length > 0 ? true : undefined;
+      }).catch((error: Error) => {
+        throw new Error(`${error.message}; reap output:\n${run.output().slice(-3000)}`);
       });
       const terminated = await db.sql.query(`SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = 'outbox-relay-reaper' AND datname = current_database()`);
       expect(terminated.rows.length).toBe(1);

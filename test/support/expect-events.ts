@@ -8,7 +8,8 @@ export function expectExactlyOnceInOrder(records: ConsumedRecord[], expectedIds:
 
   const duplicated = [...seen].filter(([, count]) => count > 1).map(([id]) => id);
   const missing = expectedIds.filter((id) => !seen.has(id));
-  const unexpected = [...seen.keys()].filter((id) => !expectedIds.includes(id));
+  const expected = new Set(expectedIds);
+  const unexpected = [...seen.keys()].filter((id) => !expected.has(id));
 
   expect(duplicated, 'events delivered more than once').toEqual([]);
   expect(missing, 'committed events missing from Kafka').toEqual([]);
@@ -21,7 +22,12 @@ export function outOfOrder(records: ConsumedRecord[]): string[] {
   const byPartition = new Map<string, ConsumedRecord[]>();
   for (const record of records) {
     const key = `${record.topic}/${record.partition}`;
-    byPartition.set(key, [...(byPartition.get(key) ?? []), record]);
+    let partition = byPartition.get(key);
+    if (partition === undefined) {
+      partition = [];
+      byPartition.set(key, partition);
+    }
+    partition.push(record);
   }
 
   const broken = new Set<string>();
