@@ -14,7 +14,7 @@ export class RelayError extends Error {
 /** Another producer with the same transactional id took over; this instance must stop producing and acknowledging. */
 export class FencedError extends RelayError {
   constructor(transactionalId: string, cause: unknown) {
-    super('producer_fenced', `producer with transactional id "${transactionalId}" was fenced by a newer instance; this relay stops without acknowledging`, false, { cause });
+    super('producer_fenced', `producer with transactional id "${transactionalId}" was fenced, by a newer instance or because its transaction timed out; nothing past the last commit is acknowledged`, true, { cause });
     this.name = 'FencedError';
   }
 }

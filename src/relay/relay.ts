@@ -125,8 +125,14 @@ export class Relay {
         this.metrics.recordError(relayError.code, relayError.message);
 
         if (relayError instanceof FencedError) {
+          // The coordinator also fences a producer whose transaction outlived its timeout (a paused
+          // process), so a fence does not prove that another relay took over. The next attempt
+          // tells: if another relay streams the slot, this one waits as a standby.
           this.states.moveTo('fenced');
-          throw relayError;
+          this.log.warn({ err: relayError.message }, 'producer fenced; checking the slot again before producing');
+          await sleep(backoffDelayMs(attempt++, 250, STANDBY_POLL_CAP_MS), this.stop.signal);
+          if (!this.stop.signal.aborted) this.states.moveTo('starting');
+          continue;
         }
         if (REFUSAL_CODES.has(relayError.code)) {
           await this.refuse(relayError);

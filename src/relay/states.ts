@@ -6,7 +6,7 @@ const TRANSITIONS: Record<RelayState, RelayState[]> = {
   streaming: ['retrying', 'refusing', 'fenced', 'stopping', 'stopped'],
   retrying: ['starting', 'stopping', 'stopped'],
   refusing: ['starting', 'stopping', 'stopped'],
-  fenced: ['stopping', 'stopped'],
+  fenced: ['starting', 'stopping', 'stopped'],
   stopping: ['stopped'],
   stopped: [],
 };
