@@ -251,13 +251,19 @@ describe('partition reaper', () => {
     await db.sql.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [idleSlot]);
     const run = startRelay(reapEnv({ OUTBOX_SLOT: idleSlot, OUTBOX_RETENTION_DAYS: '1', OUTBOX_REAPER_ACK_TIMEOUT_MS: '30000' }), ['reap']);
     try {
-      // The run writes its logical message right before it starts to wait.
+      // The run writes its logical message right before it starts to wait; each poll reads the slot
+      // and then current_database(), so the connection's last query is either of the two.
       await waitFor('the reaper to wait for the slot', async () => {
-        const waiting = await db.sql.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'outbox-relay-reaper' AND datname = current_database() AND query LIKE '%pg_replication_slots%'`);
+        const waiting = await db.sql.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'outbox-relay-reaper' AND datname = current_database()
+              AND (query LIKE '%pg_replication_slots%' OR query LIKE '%current_database()%')`,
+        );
         return waiting.rows.length > 0 ? true : undefined;
       }).catch((error: Error) => {
         throw new Error(`${error.message}; reap output:\n${run.output().slice(-3000)}`);
       });
+      // Past the first slot read, the run is in its wait loop, polling every 200 ms for 30 s.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
       const terminated = await db.sql.query(`SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = 'outbox-relay-reaper' AND datname = current_database()`);
       expect(terminated.rows.length).toBe(1);
 
