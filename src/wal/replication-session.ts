@@ -19,6 +19,7 @@ export interface StartOptions {
  */
 const QUEUE_HIGH_WATER_BYTES = 32 * 1024 * 1024;
 const QUEUE_LOW_WATER_BYTES = 8 * 1024 * 1024;
+const COMPACT_AFTER = 1024;
 
 export type NextResult = ReplicationMessage | 'timeout';
 
@@ -29,7 +30,10 @@ export type NextResult = ReplicationMessage | 'timeout';
  * relay loop may be blocked on a Kafka commit for longer than wal_sender_timeout.
  */
 export class ReplicationSession {
-  private readonly queue: ReplicationMessage[] = [];
+  // Array.shift copies the rest of a large array, so the queue keeps a read index instead and
+  // drops the consumed front now and then.
+  private queue: (ReplicationMessage | undefined)[] = [];
+  private head = 0;
   private queuedBytes = 0;
   private waiter: ((value: void) => void) | null = null;
   private failure: Error | null = null;
@@ -77,7 +81,18 @@ export class ReplicationSession {
 
   /** Messages received and not yet taken by `next`. */
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length - this.head;
+  }
+
+  private take(): ReplicationMessage | undefined {
+    if (this.head >= this.queue.length) return undefined;
+    const message = this.queue[this.head];
+    this.queue[this.head++] = undefined;
+    if (this.head >= COMPACT_AFTER && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return message;
   }
 
   get acknowledged(): Lsn {
@@ -86,7 +101,7 @@ export class ReplicationSession {
 
   /** Returns the next message, or 'timeout' when none arrives within `timeoutMs`. Throws once the connection failed. */
   async next(timeoutMs: number): Promise<NextResult> {
-    if (this.queue.length === 0 && this.failure === null && !this.ended) {
+    if (this.queued === 0 && this.failure === null && !this.ended) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
         this.waiter = () => {
@@ -97,7 +112,7 @@ export class ReplicationSession {
       this.waiter = null;
     }
 
-    const message = this.queue.shift();
+    const message = this.take();
     if (message !== undefined) {
       this.queuedBytes -= sizeOf(message);
       if (this.paused && this.queuedBytes <= QUEUE_LOW_WATER_BYTES) this.setPaused(false);
