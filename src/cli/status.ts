@@ -75,7 +75,7 @@ async function readStatus(sql: pg.Client, store: CheckpointStore, config: RelayC
   try {
     checkpoint = await store.readLatest();
   } catch (error) {
-    // PostgreSQL's half is still worth printing when Kafka does not answer.
+    // PostgreSQL's half is still worth printing when Kafka does not respond.
     checkpointError = `unavailable: could not read topic ${config.checkpointTopic} from Kafka at ${config.kafkaBrokers.join(',')} (${errorText(error)}); check KAFKA_BROKERS`;
   }
 

@@ -1,7 +1,7 @@
 import type { Relay } from '../relay/relay.js';
 import { redact } from './recent-errors.js';
 
-/** A Kafka commit pending longer than this means Kafka is unreachable, even while the state says streaming. */
+/** A Kafka commit pending longer than this means Kafka is unreachable, even while the state is streaming. */
 export const KAFKA_STALL_SECONDS = 15;
 
 /** The body of /readyz, and the `ready` field of /api/status. */

@@ -30,7 +30,7 @@ const LAG_KNOWN_STATES: ReadonlySet<RelayState> = new Set(['streaming', 'stoppin
 /**
  * Every metric the relay exports, on a registry of its own so that tests can create several.
  * A gauge whose value is unknown (no reading yet, no session) has no sample at all, rather than 0,
- * so that an alert such as `safe_wal_size < X` does not fire on a value nobody measured.
+ * so that an alert such as `safe_wal_size < X` does not fire on a value that was never measured.
  */
 export class RelayMetrics {
   readonly registry = new Registry();

@@ -66,7 +66,7 @@ export class TransactionalProducer {
       await this.producer.commit();
     } catch (error) {
       const abortError = begun ? await this.abortQuietly(error) : null;
-      // A fenced producer often fails the commit with a purge error; only the abort says "fenced".
+      // A fenced producer often fails the commit with a purge error; only the abort reports "fenced".
       if (abortError !== null && this.classify(abortError, '') instanceof FencedError) throw new FencedError(this.options.transactionalId, abortError);
       throw this.classify(error, `Kafka transaction of ${records.length} records failed`);
     }

@@ -191,7 +191,7 @@ export class Relay {
       // Check the slot before touching Kafka: a standby must not fence the active relay's producer.
       const existing = await this.readSlot(sql);
       await store.ensureTopic();
-      // Create a missing slot only once Kafka responded, because a slot nobody reads keeps WAL.
+      // Create a missing slot only once Kafka responded, because a slot that no relay reads keeps WAL.
       const slot = existing ?? (await this.createSlot(sql));
       await producer.connect();
       const checkpoint = await store.readLatest();
