@@ -1,5 +1,5 @@
 import client, { Registry } from 'prom-client';
-import { recordSize, type KafkaRecord } from '../outbox/record.js';
+import type { KafkaRecord } from '../outbox/record.js';
 import { RELAY_STATES, type RelayState } from '../relay/states.js';
 import type { SlotReading } from '../wal/slot-monitor.js';
 import { formatLsn, lsnDistance, type Lsn } from '../lsn.js';
@@ -169,14 +169,23 @@ export class RelayMetrics {
     if (commitTime !== null) this.acknowledgedCommitTimestamp.set(Number(commitTime) / 1e6);
   }
 
-  recordCommit(records: KafkaRecord[], seconds: number, commitTimesUnixMicros: bigint[] = []): void {
+  recordCommit(records: KafkaRecord[], bytes: number, seconds: number, commitTimesUnixMicros: bigint[] = []): void {
     const nowMicros = Date.now() * 1000;
     for (const commitTime of commitTimesUnixMicros) this.endToEndLatency.observe(Math.max(0, nowMicros - Number(commitTime)) / 1e6);
     this.kafkaTransactions.inc();
     this.kafkaTransactionSeconds.observe(seconds);
     this.kafkaTransactionEvents.observe(records.length);
-    this.kafkaTransactionBytes.observe(records.reduce((sum, record) => sum + recordSize(record), 0));
-    for (const record of records) this.eventsPublished.inc({ topic: record.topic, event_type: record.headers.event_type ?? '' });
+    this.kafkaTransactionBytes.observe(bytes);
+    // One increment per label pair, not per record: looking up a labelled series costs more than the count.
+    const published = new Map<string, { topic: string; event_type: string; count: number }>();
+    for (const record of records) {
+      const eventType = record.headers.event_type ?? '';
+      const key = `${record.topic}\u0000${eventType}`;
+      const entry = published.get(key);
+      if (entry === undefined) published.set(key, { topic: record.topic, event_type: eventType, count: 1 });
+      else entry.count++;
+    }
+    for (const { topic, event_type, count } of published.values()) this.eventsPublished.inc({ topic, event_type }, count);
   }
 
   /** Sums a counter over all its label values, as the dashboard shows it. */

@@ -31,3 +31,19 @@ export function kafkaLogger(log: Logger): Record<string, unknown> {
   };
   return adapter;
 }
+
+interface LibrdkafkaLogEvent {
+  severity: number;
+  fac: string;
+  message: string;
+  name?: string;
+}
+
+/** The same routing for a client of librdkafka's own API, whose lines carry syslog severities. */
+export function librdkafkaLogListener(log: Logger): (event: LibrdkafkaLogEvent) => void {
+  const adapter = kafkaLogger(log) as Record<'error' | 'warn' | 'info' | 'debug', (message: string, extra?: unknown) => void>;
+  return (event) => {
+    const level = event.severity <= 3 ? 'error' : event.severity === 4 ? 'warn' : event.severity <= 6 ? 'info' : 'debug';
+    adapter[level](event.message, { fac: event.fac, name: event.name });
+  };
+}

@@ -13,11 +13,18 @@ export class PendingBatch {
   firstAddedAt: number | null = null;
   /** PostgreSQL commit times (Unix microseconds) of the whole transactions in this batch, oldest first. */
   readonly commitTimes: bigint[] = [];
+  readonly deadLetters: KafkaRecord[] = [];
 
   add(record: KafkaRecord, now: number): void {
     this.records.push(record);
     this.bytes += recordSize(record);
     this.firstAddedAt ??= now;
+  }
+
+  /** A dead letter, counted in the metrics once its transaction commits. */
+  addDeadLetter(record: KafkaRecord, now: number): void {
+    this.add(record, now);
+    this.deadLetters.push(record);
   }
 
   /** Marks a PostgreSQL transaction as wholly in this batch. An empty one still moves `ackLsn`. */

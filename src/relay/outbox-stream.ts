@@ -185,7 +185,7 @@ export class OutboxStream {
     if (this.badEvents.sizeLimits.check(letter) !== undefined) {
       letter = deadLetterRecord(this.badEvents.deadLetterTopic, { ...source, value: Buffer.alloc(0) }, reason, error, open.finalLsn);
     }
-    batch.add(letter, now);
+    batch.addDeadLetter(letter, now);
     this.badEvents.onDeadLetter?.(reason);
     this.log.warn({ outboxId: id, xid: open.xid, reason, err: error, topic: this.badEvents.deadLetterTopic }, 'event sent to the dead-letter topic');
   }

@@ -123,6 +123,11 @@ export class ReplicationSession {
     return 'timeout';
   }
 
+  /** Makes a pending `next` return 'timeout' now, so that the caller can attend to other work. */
+  interrupt(): void {
+    this.waiter?.();
+  }
+
   /** Ends streaming with `error`, for a failure seen elsewhere, such as the relay's SQL connection. */
   abort(error: Error): void {
     this.fail(error);
