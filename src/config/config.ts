@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { EnvReader, bool, identifier, nonNegativeInt, port, positiveInt } from './env.js';
 import { parseTopicMap, validateTopicTemplate, type TopicMap } from '../outbox/routing.js';
 import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES } from '../outbox/size-limit.js';
+import { DEFAULT_LINGER_MS } from '../publisher/kafka-config.js';
+import { DEFAULT_HEADER_FIELDS, HEADER_FIELDS, parseHeaderFields, type HeaderField } from '../outbox/record.js';
 import type { BadEventPolicy } from '../outbox/dead-letter.js';
 import type { AvroSettings } from '../avro/encoder.js';
 import { COMPATIBILITY_LEVELS, SUBJECT_NAME_STRATEGIES, type CompatibilityLevel } from '../avro/subject.js';
@@ -21,6 +23,7 @@ export interface RelayConfig {
   kafkaBrokers: string[];
   kafkaSecurity: KafkaSecurity;
   kafkaTransactionTimeoutMs: number;
+  kafkaLingerMs: number;
   transactionalId: string;
   slot: string;
   createSlot: boolean;
@@ -31,6 +34,8 @@ export interface RelayConfig {
   checkpointTopic: string;
   deadLetterTopic: string;
   badEventPolicy: BadEventPolicy;
+  /** Row fields copied into each record's headers. */
+  headers: ReadonlySet<HeaderField>;
   maxEventBytes: number;
   topicMaxBytes: Map<string, number>;
   batch: { maxEvents: number; maxBytes: number; lingerMs: number };
@@ -94,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const checkpointTopic = reader.read('OUTBOX_CHECKPOINT_TOPIC', { schema: topicName, default: 'outbox-relay.checkpoints', expected: 'a Kafka topic name' });
   const deadLetterTopic = reader.read('OUTBOX_DEAD_LETTER_TOPIC', { schema: topicName, default: 'outbox-relay.dead-letters', expected: 'a Kafka topic name' });
   const badEventPolicy = reader.read('OUTBOX_BAD_EVENT_POLICY', { schema: z.enum(['dead-letter', 'halt']), default: 'dead-letter', expected: 'dead-letter (park bad events and go on) or halt (stop before acknowledging them)' });
+  const headersText = reader.optional('OUTBOX_HEADERS', { schema: z.string(), expected: `"all" or a comma-separated list of ${HEADER_FIELDS.join(', ')}` });
   const maxEventBytes = reader.read('OUTBOX_MAX_EVENT_BYTES', { schema: positiveInt, default: String(KAFKA_DEFAULT_MAX_MESSAGE_BYTES), expected: "the topics' max.message.bytes, in bytes" });
   const topicMaxBytesText = reader.optional('OUTBOX_TOPIC_MAX_BYTES', { schema: z.string(), expected: 'topic=bytes pairs separated by commas' });
   const maxEvents = reader.read('OUTBOX_BATCH_MAX_EVENTS', { schema: positiveInt, default: '5000', expected: 'the maximum events per Kafka transaction, a positive integer' });
@@ -110,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const logLevel = reader.read('LOG_LEVEL', { schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']), default: 'info', expected: 'one of trace, debug, info, warn, error, fatal' });
   const avro = readAvroSettings(reader);
   const kafkaTransactionTimeoutMs = reader.read('KAFKA_TRANSACTION_TIMEOUT_MS', { schema: positiveInt, default: '60000', expected: 'the Kafka transaction timeout in milliseconds' });
+  const kafkaLingerMs = reader.read('KAFKA_LINGER_MS', { schema: nonNegativeInt, default: String(DEFAULT_LINGER_MS), expected: 'milliseconds a partition waits to fill a produce request, a whole number' });
   const transactionalId = reader.optional('KAFKA_TRANSACTIONAL_ID', { schema: z.string().min(1), expected: 'a Kafka transactional id' });
   const kafkaSecurity = readKafkaSecurity(reader);
 
@@ -119,6 +126,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     const parsed = parseTopicMap(topicMapText);
     if (typeof parsed === 'string') reader.problems.push(`OUTBOX_TOPIC_MAP=${JSON.stringify(topicMapText)} is invalid: ${parsed}`);
     else topicMap = parsed;
+  }
+
+  let headers = DEFAULT_HEADER_FIELDS;
+  if (headersText !== undefined) {
+    const parsed = parseHeaderFields(headersText);
+    if (typeof parsed === 'string') reader.problems.push(`OUTBOX_HEADERS=${JSON.stringify(headersText)} is invalid: ${parsed}`);
+    else headers = parsed;
   }
 
   let topicMaxBytes = new Map<string, number>();
@@ -136,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     kafkaBrokers,
     kafkaSecurity,
     kafkaTransactionTimeoutMs,
+    kafkaLingerMs,
     transactionalId: transactionalId ?? `outbox-relay.${slot}`,
     slot,
     createSlot,
@@ -146,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     checkpointTopic,
     deadLetterTopic,
     badEventPolicy,
+    headers,
     maxEventBytes,
     topicMaxBytes,
     batch: { maxEvents, maxBytes, lingerMs },

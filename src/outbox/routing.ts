@@ -31,7 +31,12 @@ export function parseTopicMap(text: string): TopicMap | string {
   return map;
 }
 
+/** Routes remembered per (aggregate type, event type); beyond this many pairs, the oldest half is forgotten. */
+const ROUTE_CACHE_SIZE = 10_000;
+
 export class TopicRouter {
+  private readonly cache = new Map<string, { topic: string } | { error: string }>();
+
   constructor(
     private readonly template: string,
     private readonly map: TopicMap,
@@ -39,6 +44,26 @@ export class TopicRouter {
 
   /** Returns the topic for an event, or an error text when the result is not a legal topic name. */
   route(aggregateType: string, eventType: string): { topic: string } | { error: string } {
+    // A stream has few distinct pairs, so filling the template once per pair saves a regex per event.
+    const key = `${aggregateType}\u0000${eventType}`;
+    let route = this.cache.get(key);
+    if (route === undefined) {
+      route = this.compute(aggregateType, eventType);
+      if (this.cache.size >= ROUTE_CACHE_SIZE) this.forgetOldestHalf();
+      this.cache.set(key, route);
+    }
+    return route;
+  }
+
+  private forgetOldestHalf(): void {
+    let drop = this.cache.size / 2;
+    for (const key of this.cache.keys()) {
+      if (drop-- <= 0) break;
+      this.cache.delete(key);
+    }
+  }
+
+  private compute(aggregateType: string, eventType: string): { topic: string } | { error: string } {
     const mapped = this.map.get(eventType);
     if (mapped !== undefined) return { topic: mapped };
 

@@ -1,5 +1,11 @@
 import type { KafkaSecurity } from '../config/config.js';
 
+/**
+ * The relay produces records as it decodes them, so batches form while it works, and a commit
+ * waits for the last records' linger: a short one keeps that wait small.
+ */
+export const DEFAULT_LINGER_MS = 1;
+
 /** librdkafka properties shared by every client the relay creates: brokers, TLS and SASL. */
 export function commonKafkaProperties(brokers: string[], security: KafkaSecurity, clientId: string): Record<string, string | number | boolean> {
   const properties: Record<string, string | number | boolean> = {

@@ -1,7 +1,7 @@
 import Kafka from '@confluentinc/kafka-javascript';
 import type { Logger } from 'pino';
 import type { KafkaRecord } from '../outbox/record.js';
-import { commonKafkaProperties } from './kafka-config.js';
+import { DEFAULT_LINGER_MS, commonKafkaProperties } from './kafka-config.js';
 import { FencedError, RelayError, errorText } from './errors.js';
 import { librdkafkaLogListener } from './kafka-logger.js';
 import type { KafkaSecurity } from '../config/config.js';
@@ -12,7 +12,10 @@ export interface ProducerOptions {
   security: KafkaSecurity;
   transactionalId: string;
   transactionTimeoutMs: number;
+  /** librdkafka's linger.ms: how long a partition's records wait to fill a produce request. */
+  lingerMs?: number;
 }
+
 
 const CONNECT_TIMEOUT_MS = 30_000;
 const DISCONNECT_TIMEOUT_MS = 5000;
@@ -43,9 +46,7 @@ export class TransactionalProducer {
         'transaction.timeout.ms': options.transactionTimeoutMs,
         // librdkafka rejects a socket timeout longer than the transaction timeout.
         'socket.timeout.ms': Math.min(60_000, options.transactionTimeoutMs + 100),
-        // Records are produced as they are decoded, so batches form while the relay works; a
-        // longer linger would only delay the tail of each transaction.
-        'linger.ms': 1,
+        'linger.ms': options.lingerMs ?? DEFAULT_LINGER_MS,
         'compression.type': 'lz4',
         'message.max.bytes': 16 * 1024 * 1024,
         'queue.buffering.max.messages': 200_000,

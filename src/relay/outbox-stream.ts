@@ -3,7 +3,7 @@ import type { Lsn } from '../lsn.js';
 import { formatLsn } from '../lsn.js';
 import { pgTimestampToUnixMicros, type BeginMessage, type CommitMessage, type PgOutputMessage, type RelationMessage } from '../decoder/messages.js';
 import { OutboxLayout, OutboxRowError } from '../outbox/event.js';
-import { toKafkaRecord, type KafkaRecord } from '../outbox/record.js';
+import { ALL_HEADER_FIELDS, toKafkaRecord, type HeaderField, type KafkaRecord } from '../outbox/record.js';
 import { deadLetterRecord, type BadEventPolicy, type DeadLetterReason, type DeadLetterSource } from '../outbox/dead-letter.js';
 import type { TopicSizeLimits } from '../outbox/size-limit.js';
 import type { TopicRouter } from '../outbox/routing.js';
@@ -15,6 +15,8 @@ import { SchemaNotRegisteredError, type ValueEncoder } from '../avro/value-encod
 interface OpenTransaction {
   xid: number;
   finalLsn: Lsn;
+  /** `finalLsn` as text, formatted once for the commit_lsn header of every row. */
+  finalLsnText: string;
   commitTimeUnixMicros: bigint;
   /** Outbox rows seen so far in this transaction, including those skipped. */
   rowIndex: number;
@@ -53,6 +55,7 @@ export class OutboxStream {
     private readonly log: Logger,
     /** Encoder of JSON payloads into another format, such as Avro. Null publishes them as they are. */
     private readonly encoder: ValueEncoder | null = null,
+    private readonly headerFields: ReadonlySet<HeaderField> = ALL_HEADER_FIELDS,
   ) {}
 
   get inTransaction(): boolean {
@@ -104,6 +107,7 @@ export class OutboxStream {
     this.open = {
       xid: message.xid,
       finalLsn: message.finalLsn,
+      finalLsnText: formatLsn(message.finalLsn),
       commitTimeUnixMicros: pgTimestampToUnixMicros(message.commitTime),
       rowIndex: 0,
       skipRows: rowsAlreadyDone(this.checkpoint, message.finalLsn),
@@ -144,12 +148,11 @@ export class OutboxStream {
     }
 
     const route = this.router.route(event.aggregateType, event.eventType);
-    if ('error' in route) {
-      const unrouted = toKafkaRecord(event, '', open.finalLsn);
-      return this.reject(sourceOf(unrouted, null), 'unroutable', route.error, open, batch, now);
-    }
+    // A dead letter carries every field, so that "dlq list" can name the event whatever OUTBOX_HEADERS says.
+    const deadLetterSource = (topic: string | null): DeadLetterSource => sourceOf(toKafkaRecord(event, topic ?? '', open.finalLsn), topic);
+    if ('error' in route) return this.reject(deadLetterSource(null), 'unroutable', route.error, open, batch, now);
 
-    let record = toKafkaRecord(event, route.topic, open.finalLsn);
+    let record = toKafkaRecord(event, route.topic, open.finalLsnText, this.headerFields);
     if (this.encoder !== null) {
       const encoded = this.encoder.encode(event.eventType, route.topic, record.value);
       if ('unregistered' in encoded) {
@@ -157,11 +160,11 @@ export class OutboxStream {
         open.rowIndex--;
         throw new SchemaNotRegisteredError(encoded.unregistered);
       }
-      if ('error' in encoded) return this.reject(sourceOf(record, route.topic), 'schema_mismatch', encoded.error, open, batch, now);
+      if ('error' in encoded) return this.reject(deadLetterSource(route.topic), 'schema_mismatch', encoded.error, open, batch, now);
       record = { ...record, value: encoded.value };
     }
     const tooLarge = this.badEvents.sizeLimits.check(record);
-    if (tooLarge !== undefined) return this.reject(sourceOf(record, route.topic), 'too_large', tooLarge, open, batch, now);
+    if (tooLarge !== undefined) return this.reject({ ...deadLetterSource(route.topic), value: record.value }, 'too_large', tooLarge, open, batch, now);
 
     batch.add(record, now);
   }

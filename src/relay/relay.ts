@@ -172,7 +172,7 @@ export class Relay {
   private async runAttempt(onStreaming: () => void): Promise<void> {
     let sql: pg.Client | null = null;
     const producer = new TransactionalProducer(
-      { brokers: this.config.kafkaBrokers, security: this.config.kafkaSecurity, transactionalId: this.config.transactionalId, transactionTimeoutMs: this.config.kafkaTransactionTimeoutMs },
+      { brokers: this.config.kafkaBrokers, security: this.config.kafkaSecurity, transactionalId: this.config.transactionalId, transactionTimeoutMs: this.config.kafkaTransactionTimeoutMs, lingerMs: this.config.kafkaLingerMs },
       this.log.child({ component: 'publisher' }),
     );
     const store = new CheckpointStore(

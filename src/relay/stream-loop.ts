@@ -64,7 +64,7 @@ export class StreamLoop {
       deadLetterTopic: config.deadLetterTopic,
       sizeLimits: new TopicSizeLimits(config.maxEventBytes, config.topicMaxBytes),
     };
-    this.outbox = new OutboxStream(config.table, router, checkpoint, badEvents, log.child({ component: 'outbox' }), encoder);
+    this.outbox = new OutboxStream(config.table, router, checkpoint, badEvents, log.child({ component: 'outbox' }), encoder, config.headers);
   }
 
   /** Seconds the current Kafka commit has been running, or 0 when none runs. */

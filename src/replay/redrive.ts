@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { RelayConfig } from '../config/config.js';
 import { parseLsn, LsnFormatError } from '../lsn.js';
-import { toKafkaRecord, type KafkaRecord } from '../outbox/record.js';
+import { toKafkaRecord, type HeaderField, type KafkaRecord } from '../outbox/record.js';
 import { TopicRouter } from '../outbox/routing.js';
 import { TopicSizeLimits } from '../outbox/size-limit.js';
 import type { OutboxEvent } from '../outbox/event.js';
@@ -137,6 +137,7 @@ class RedrivePreparation {
   readonly redrivenAt = new Date().toISOString();
   private readonly router: TopicRouter;
   private readonly limits: TopicSizeLimits;
+  private readonly headerFields: ReadonlySet<HeaderField>;
 
   constructor(
     config: RelayConfig,
@@ -145,6 +146,7 @@ class RedrivePreparation {
   ) {
     this.router = new TopicRouter(config.topicTemplate, config.topicMap);
     this.limits = new TopicSizeLimits(config.maxEventBytes, config.topicMaxBytes);
+    this.headerFields = config.headers;
   }
 
   record(entry: DeadLetterEntry, event: OutboxEvent | undefined): { record: KafkaRecord } | { error: string } {
@@ -153,7 +155,7 @@ class RedrivePreparation {
     const topic = this.topicOf(entry, event);
     if (typeof topic !== 'string') return topic;
 
-    const record = withMarkers(toKafkaRecord(event, topic, 0n), {
+    const record = withMarkers(toKafkaRecord(event, topic, 0n, this.headerFields), {
       [REDRIVE_HEADERS.redriven]: 'true',
       [REDRIVE_HEADERS.id]: this.redriveId,
       [REDRIVE_HEADERS.at]: this.redrivenAt,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { RelayConfig } from '../config/config.js';
-import { toKafkaRecord, type KafkaRecord } from '../outbox/record.js';
+import { toKafkaRecord, type HeaderField, type KafkaRecord } from '../outbox/record.js';
 import { TopicRouter } from '../outbox/routing.js';
 import { TopicSizeLimits } from '../outbox/size-limit.js';
 import type { OutboxEvent } from '../outbox/event.js';
@@ -118,7 +118,7 @@ async function publishFromCursor(sql: pg.Client, config: RelayConfig, options: R
 
     for (const row of rows) {
       const event = rowToEvent(row);
-      const record = replayRecord(event, topicOf(event, router, options.topic), markers);
+      const record = replayRecord(event, topicOf(event, router, options.topic), markers, config.headers);
       const tooLarge = limits.check(record);
       if (tooLarge !== undefined) {
         await batcher.flush();
@@ -143,8 +143,8 @@ function topicOf(event: OutboxEvent, router: TopicRouter, override: string | und
  * commit LSN, so the commit_lsn header is left out rather than filled with a made-up value.
  * NOTE: the value is the jsonb text; if the relay encodes values another way (Avro), replay does not follow it yet.
  */
-export function replayRecord(event: OutboxEvent, topic: string, markers: Record<string, string>): KafkaRecord {
-  const record = toKafkaRecord(event, topic, 0n);
+export function replayRecord(event: OutboxEvent, topic: string, markers: Record<string, string>, fields: ReadonlySet<HeaderField>): KafkaRecord {
+  const record = toKafkaRecord(event, topic, 0n, fields);
   delete record.headers.commit_lsn;
   return withMarkers(record, markers);
 }

@@ -26,6 +26,8 @@ export function relayEnv(databaseUrl: string, slot: string, extra: Record<string
     HTTP_PORT: '0',
     LOG_LEVEL: 'debug',
     OUTBOX_STATUS_INTERVAL_MS: '1000',
+    // The tests check aggregate versions and timestamps in the headers, which are opt-in.
+    OUTBOX_HEADERS: 'all',
     ...extra,
   };
 }

@@ -27,6 +27,12 @@ describe('configuration', () => {
     expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
   });
 
+  it('reads OUTBOX_HEADERS and names an unknown field', () => {
+    expect(loadConfig(minimal).headers.has('aggregate_version')).toBe(false);
+    expect(loadConfig({ ...minimal, OUTBOX_HEADERS: 'all' }).headers.has('aggregate_version')).toBe(true);
+    expect(problemsOf({ ...minimal, OUTBOX_HEADERS: 'id,lsn' })).toEqual([expect.stringMatching(/^OUTBOX_HEADERS="id,lsn" is invalid: unknown header field\(s\) lsn/)]);
+  });
+
   it('derives the transactional id from the slot', () => {
     expect(loadConfig({ ...minimal, OUTBOX_SLOT: 'orders_slot' }).transactionalId).toBe('outbox-relay.orders_slot');
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OUTBOX_COLUMNS, OutboxLayout, timestamptzToIso } from '../../src/outbox/event.js';
-import { toKafkaRecord } from '../../src/outbox/record.js';
+import { ALL_HEADER_FIELDS, DEFAULT_HEADER_FIELDS, parseHeaderFields, toKafkaRecord, type HeaderField } from '../../src/outbox/record.js';
 import { TopicRouter } from '../../src/outbox/routing.js';
 import type { ColumnValue, RelationMessage } from '../../src/decoder/messages.js';
 import { HIGH_LSN } from './fixtures.js';
@@ -61,6 +61,26 @@ describe('outbox events', () => {
       'metadata.id': 'shadow',
     });
     expect(record.headers.causation_id).toBeUndefined();
+  });
+
+  it('sets only the default header fields', () => {
+    const record = toKafkaRecord(layout.toEvent(tuple({})), 'order-events', HIGH_LSN, DEFAULT_HEADER_FIELDS);
+
+    expect(Object.keys(record.headers).sort()).toEqual(['commit_lsn', 'correlation_id', 'created_by', 'event_type', 'id', 'metadata.id', 'retries', 'traceparent']);
+    expect(record.headers.commit_lsn).toBe('200000/1');
+  });
+
+  it('sets the header fields it is given', () => {
+    const fields = parseHeaderFields('id, aggregate_version');
+
+    expect(fields).toEqual(new Set(['id', 'aggregate_version']));
+    const record = toKafkaRecord(layout.toEvent(tuple({})), 'order-events', HIGH_LSN, fields as Set<HeaderField>);
+    expect(record.headers).toEqual({ id: '0b6c8c1e-0000-4000-8000-000000000001', aggregate_version: '3' });
+  });
+
+  it('rejects an unknown header field', () => {
+    expect(parseHeaderFields('id,version')).toMatch(/unknown header field\(s\) version; use "all" or a list of id, event_type/);
+    expect(parseHeaderFields('all')).toBe(ALL_HEADER_FIELDS);
   });
 
   it('rejects a NULL in a required column', () => {
