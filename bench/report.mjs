@@ -19,6 +19,7 @@ const backlog = findEvent('backlog');
 const end = findEvent('end');
 const recv = findEvent('limit', (e) => e.name === 'pg_recvlogical');
 const kafkaPerf = findEvent('limit', (e) => e.name === 'kafka_producer_perf');
+const txnLatency = findEvent('limit', (e) => e.name === 'kafka_txn_latency');
 
 const SYSTEMS = [
   { id: 'relay', label: 'outbox-relay' },
@@ -50,6 +51,17 @@ function drainOf(system) {
 }
 
 // --- live ladders ---
+/** Latency percentiles of the bare transactional producer, from its consumer's pairs. */
+function txnFloorOf() {
+  if (!txnLatency) return null;
+  const pairs = readPairs(join(resultsDir, 'txn-latency.bin'));
+  const latencies = [];
+  for (let i = 0; i < pairs.length; i += 2) latencies.push(pairs[i + 1] - pairs[i]);
+  latencies.sort((a, b) => a - b);
+  if (latencies.length === 0) return null;
+  return { received: latencies.length, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), p999: percentile(latencies, 0.999) };
+}
+
 function readPairs(file) {
   if (!existsSync(file)) return new Float64Array(0);
   const buffer = readFileSync(file);
@@ -94,6 +106,8 @@ function stepsOf(system) {
     };
   });
 }
+
+const txnFloor = txnFloorOf();
 
 const results = SYSTEMS.map((s) => {
   const steps = stepsOf(s.id);
@@ -230,10 +244,19 @@ table(['system', 'drain, events/s', 'sustained live rate, events/s', 'p50 / p99 
 lines.push('Drain rate: events divided by the time from the first to the last record the consumer received. Sustained live rate: the highest rate the writer achieved in a step with flat lag, over the ladder up to the first step without it. A step has flat lag when 99.9% of its events were delivered and the median latency of its last quarter is at most twice that of its first quarter plus 100 ms. "≥" marks a system that kept flat lag at every step, so its limit lies above what the writer reached. CPU and memory are those of the system\'s own process (for Debezium the Connect JVM); PostgreSQL\'s walsender and the broker are not included.', '');
 
 lines.push('### Limits on the same machine', '');
-table(['limit', 'events/s', 'how'], [
-  ['walsender decode (pg_recvlogical, pgoutput)', fmt(limits.recv), recv ? `${fmt(recv.events)} events in ${fmt(recv.wall_s, 2)} s, to /dev/null` : 'n/a'],
-  ['Kafka transactional produce (ProducerPerformance)', fmt(limits.kafka), kafkaPerf ? `${fmt(kafkaPerf.records)} records of ${kafkaPerf.record_bytes} bytes (the relay's mean record size with key and headers), 100 ms transactions: \`${kafkaPerf.line}\`` : 'n/a'],
+table(['limit', 'measured', 'how'], [
+  ['walsender decode (pg_recvlogical, pgoutput)', `${fmt(limits.recv)} events/s`, recv ? `${fmt(recv.events)} events in ${fmt(recv.wall_s, 2)} s, to /dev/null` : 'n/a'],
+  ...(txnFloor ? [[`Kafka transaction latency at 2,000/s, no PostgreSQL (bench/txn-latency.mjs)`, `p50 / p99 / p99.9: ${fmt(txnFloor.p50, 1)} / ${fmt(txnFloor.p99, 1)} / ${fmt(txnFloor.p999, 1)} ms`,
+    `a bare librdkafka producer with the relay's settings and default headers; ${fmt(txnFloor.received)} of ${fmt(txnLatency.producer.produced)} records over the same 5 topics of 3 partitions in ${fmt(txnLatency.producer.commits)} transactions, each committed as soon as the one before ended`]] : []),
+  ['Kafka transactional produce (ProducerPerformance)', `${fmt(limits.kafka)} events/s`, kafkaPerf ? `${fmt(kafkaPerf.records)} records of ${kafkaPerf.record_bytes} bytes (the relay's mean record size with key and headers), 100 ms transactions: \`${kafkaPerf.line}\`` : 'n/a'],
 ]);
+
+const headerCosts = events.filter((e) => e.kind === 'header_cost');
+if (headerCosts.length > 0) {
+  lines.push('### Cost of record headers', '');
+  lines.push('`bench/header-cost.mjs`: a transactional producer with the relay\'s settings produces the same 100,000 records with 0, 1, 4 and 8 headers (built per record, as the relay builds them); time inside `produce()` per record. For the benchmark\'s rows, which carry a correlation id, the relay sets 4 headers by default (`id`, `event_type`, `commit_lsn`, `correlation_id`) and 8 with `OUTBOX_HEADERS=all`.', '');
+  table(['headers', 'µs per record in produce()'], headerCosts.map((e) => [String(e.headers), fmt(e.produce_us_per_record, 1)]));
+}
 
 lines.push('### Live steps', '');
 table(['system', 'offered/s', 'achieved/s', 'delivered', 'flat', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'commit p50 ms', 'CPU s / 10k', 'RSS MiB'],
@@ -298,10 +321,10 @@ lines.push('## Settings and commands', '');
 const thisRun = machine.settings ?? `BENCH_BACKLOG_EVENTS=${Math.round(backlog.events / 1000) * 1000} BENCH_STEP_SECONDS=${machine.step_seconds}`;
 lines.push('```sh', 'npm run bench            # bash bench/run with its defaults', `${thisRun} bash bench/run   # this run`, '```', '');
 lines.push('- PostgreSQL 15 from `scripts/pg/start` with `max_wal_size = 8GB`, `checkpoint_timeout = 30min`, `shared_buffers = 256MB`; `synchronous_commit` and `fsync` at their defaults (on).');
-lines.push('- outbox-relay: `node dist/src/cli/main.js run` as the role `migrate` creates, defaults from `.env.example` (`OUTBOX_BATCH_MAX_EVENTS=5000`, `OUTBOX_BATCH_LINGER_MS=20`) and `OUTBOX_TOPIC_TEMPLATE=bench.relay.{aggregate_type}`.');
+lines.push('- outbox-relay: `node dist/src/cli/main.js run` as the role `migrate` creates, defaults from `.env.example` (`OUTBOX_BATCH_MAX_EVENTS=5000`, `OUTBOX_BATCH_LINGER_MS=20`, `KAFKA_LINGER_MS=1`, default `OUTBOX_HEADERS`) and `OUTBOX_TOPIC_TEMPLATE=bench.relay.{aggregate_type}`.');
 lines.push('- Debezium: `org.apache.kafka.connect.cli.ConnectStandalone` with `plugin.name=pgoutput`, `snapshot.mode=no_data`, the relay\'s publication, `poll.interval.ms=10` (how long the task waits for new change events after receiving none, 500 ms by default) and `io.debezium.transforms.outbox.EventRouter` mapped to this outbox\'s columns (`table.field.event.key=aggregate_id`, `table.field.event.payload=event_data`, `route.by.field=aggregate_type`). Standalone Connect produces without Kafka transactions (at least once). The properties are written by `start_debezium` in `bench/run`.');
 lines.push('- Polling relay (`bench/polling-relay.mjs`): `SELECT … FOR UPDATE SKIP LOCKED` on `public.bench_polling_outbox` (`bench/schema.sql`), produce with an idempotent producer (acks=all, linger 5 ms), wait for the acknowledgements, set `published_at`, commit. Classic: 50 rows every 100 ms. Tuned: 1,000 rows every 10 ms, polling again at once while batches come back full.');
-lines.push(`- Limits: \`pg_recvlogical --start --endpos=<end of the backlog> -o proto_version=1 -o publication_names=outbox_publication --plugin=pgoutput -f /dev/null\` on a slot created before the backlog; \`org.apache.kafka.tools.ProducerPerformance --throughput -1 --transactional-id bench-kafka-perf --transaction-duration-ms 100 --producer-props acks=all\` from kafka-tools 4.1.1.`);
+lines.push(`- Limits: \`pg_recvlogical --start --endpos=<end of the backlog> -o proto_version=1 -o publication_names=outbox_publication --plugin=pgoutput -f /dev/null\` on a slot created before the backlog; \`org.apache.kafka.tools.ProducerPerformance --throughput -1 --transactional-id bench-kafka-perf --transaction-duration-ms 100 --producer-props acks=all\` from kafka-tools 4.1.1; \`bench/txn-latency.mjs --rate 2000\` (a bare transactional producer, its latency measured by the same consumer); \`bench/header-cost.mjs --records 100000\`.`);
 lines.push('- Jars: `scripts/bench/fetch` copies Kafka Connect, Debezium and kafka-tools from Maven Central into `.cache/bench` (gitignored), from `scripts/bench/*/pom.xml`.');
 lines.push('- Raw results: `.run/bench/results` (events.jsonl, per-record timestamps in *.bin, logs, the CPU profile).', '');
 
