@@ -8,7 +8,7 @@ export async function migrateCommand(): Promise<number> {
   try {
     const result = await migrate(client, config);
     console.log(
-      `migrated ${config.table.schema}.${config.table.name}: applied ${result.files.join(', ')}; ` +
+      `migrated ${config.table.schema}.${config.table.name}: ran ${result.files.join(', ')}, which leave existing objects as they are; ` +
         `${result.partitionsCreated} partition(s) created; publication ${config.publication}; relay role ${config.relayRole}`,
     );
     return 0;

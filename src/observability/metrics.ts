@@ -1,5 +1,6 @@
 import client, { Registry } from 'prom-client';
 import type { KafkaRecord } from '../outbox/record.js';
+import { DEAD_LETTER_REASONS } from '../outbox/dead-letter.js';
 import { RELAY_STATES, type RelayState } from '../relay/states.js';
 import type { SlotReading } from '../wal/slot-monitor.js';
 import { formatLsn, lsnDistance, type Lsn } from '../lsn.js';
@@ -97,6 +98,9 @@ export class RelayMetrics {
     client.collectDefaultMetrics({ register: this.registry });
     this.registerLiveGauges();
     for (const gauge of [this.acknowledgedLsn, this.acknowledgedCommitTimestamp, this.serverWalEnd, this.slotRetainedWalBytes, this.slotSafeWalSizeBytes]) gauge.remove({});
+    // A series that starts at its first increment hides that increment from increase(), which the
+    // dead-letter alert uses.
+    for (const reason of DEAD_LETTER_REASONS) this.deadLetters.inc({ reason }, 0);
     this.setState('starting');
   }
 

@@ -2,7 +2,8 @@ import { formatLsn, type Lsn } from '../lsn.js';
 import type { Headers, KafkaRecord } from './record.js';
 
 /** Reason an event went to the dead-letter topic instead of its own. */
-export type DeadLetterReason = 'too_large' | 'unroutable' | 'invalid_row' | 'schema_mismatch';
+export const DEAD_LETTER_REASONS = ['too_large', 'unroutable', 'invalid_row', 'schema_mismatch'] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 /** Policy for an event that cannot be published: park it and go on, or stop before acknowledging it. */
 export type BadEventPolicy = 'dead-letter' | 'halt';

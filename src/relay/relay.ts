@@ -108,12 +108,14 @@ export class Relay {
     let attempt = 0;
     let hasStreamed = false;
     let streamingSince: number | null = null;
+    let standbySince: number | null = null;
 
     while (!this.stop.signal.aborted) {
       try {
         await this.runAttempt(() => {
           hasStreamed = true;
           streamingSince = Date.now();
+          standbySince = null;
         });
       } catch (error) {
         // Only a stretch of healthy streaming resets the backoff: a fault that recurs right after
@@ -148,7 +150,14 @@ export class Relay {
         // A standby polls the slot often so that it takes over within seconds of the active relay's exit.
         const delay = relayError.code === 'slot_active' ? backoffDelayMs(attempt++, 250, STANDBY_POLL_CAP_MS) : backoffDelayMs(attempt++);
         this.metrics.retries.inc({ code: relayError.code });
-        this.log.warn({ err: relayError.message, code: relayError.code, attempt, delayMs: delay }, 'relay attempt failed; retrying');
+        // A standby polls every few seconds for as long as the active relay runs: one warning when
+        // it starts waiting, then debug lines, so that its log does not fill with the same line.
+        const standbyAgain = relayError.code === 'slot_active' && standbySince !== null;
+        if (relayError.code === 'slot_active') standbySince ??= Date.now();
+        else standbySince = null;
+        const fields = { err: relayError.message, code: relayError.code, attempt, delayMs: delay };
+        if (standbyAgain) this.log.debug({ ...fields, standbySeconds: Math.round((Date.now() - standbySince!) / 1000) }, 'still a standby; retrying');
+        else this.log.warn(fields, 'relay attempt failed; retrying');
         this.states.moveTo('retrying');
         await sleep(delay, this.stop.signal);
         if (!this.stop.signal.aborted) this.states.moveTo('starting');

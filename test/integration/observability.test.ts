@@ -63,6 +63,11 @@ describe('observability endpoints', () => {
     expect(scrape.lines('process_cpu_seconds_total'), 'unprefixed default process metrics').toHaveLength(1);
     expect(scrape.text).not.toContain('outbox_relay_process_');
     expect(scrape.labelWhereOne('outbox_relay_state', 'state')).toBe('streaming');
+    // Regression: the dead-letter series once appeared only at their first increment, which
+    // increase() cannot see, so the alert needed a second clause that fired on old dead letters.
+    expect(scrape.lines('outbox_relay_dead_letters_total').sort()).toEqual(
+      ['invalid_row', 'schema_mismatch', 'too_large', 'unroutable'].map((reason) => `outbox_relay_dead_letters_total{reason="${reason}"} 0`),
+    );
 
     // The test cluster keeps WAL for slots without limit, so safe_wal_size is unknown and must be absent, not 0.
     const keep = (await db.sql.query('SHOW max_slot_wal_keep_size')).rows[0].max_slot_wal_keep_size;

@@ -72,6 +72,11 @@ describe('start-up errors', () => {
     expect(active.output()).not.toMatch(/fenced/);
     expect(standby.output()).not.toMatch(/"state":"streaming"/);
 
+    // Regression: a standby once wrote a warning on every poll of the slot.
+    await standby.waitForLog(/still a standby; retrying/);
+    const standbyWarnings = standby.output().split('\n').filter((line) => line.includes('"level":40') && line.includes('"code":"slot_active"'));
+    expect(standbyWarnings).toHaveLength(1);
+
     await active.kill('SIGKILL');
     await standby.waitForLog(/"state":"streaming"/, 30_000);
     const second = await insertEvents(db.sql, [{ aggregateId: 's', aggregateVersion: 2 }]);

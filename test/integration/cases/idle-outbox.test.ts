@@ -35,6 +35,8 @@ describe('idle outbox in a busy database', () => {
     const lags: number[] = [];
     const retained: number[] = [];
     const metricGaps: number[] = [];
+    const slotLag = async (name: string): Promise<number> =>
+      Number((await db.sql.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag FROM pg_replication_slots WHERE slot_name = $1`, [name])).rows[0].lag);
     for (let second = 0; second < NOISE_SECONDS; second++) {
       const started = Date.now();
       // About 1,700 rows of 1 kB a second is roughly 100 MB of WAL a minute.
@@ -51,9 +53,12 @@ describe('idle outbox in a busy database', () => {
       lags.push(Number(row.lag));
       retained.push(Number(row.retained));
       if (second % 5 === 4) {
-        const metric = await metricValue(port, 'outbox_relay_lag_bytes');
-        const sqlLag = Number((await db.sql.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag FROM pg_replication_slots WHERE slot_name = $1`, [slot])).rows[0].lag);
-        metricGaps.push(Math.abs((metric ?? Infinity) - sqlLag));
+        // The relay may acknowledge between two reads, which only lowers the lag, so the metric
+        // must lie between the SQL lag read before it and the one read after it.
+        const sqlBefore = await slotLag(slot);
+        const metric = (await metricValue(port, 'outbox_relay_lag_bytes')) ?? Infinity;
+        const sqlAfter = await slotLag(slot);
+        metricGaps.push(metric > sqlBefore ? metric - sqlBefore : metric < sqlAfter ? sqlAfter - metric : 0);
       }
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 - (Date.now() - started))));
     }
