@@ -31,7 +31,7 @@ export const HEADER_FIELDS = ['id', 'event_type', 'aggregate_type', 'aggregate_i
 export type HeaderField = (typeof HEADER_FIELDS)[number];
 
 /**
- * Headers of a record by default. Each header costs the Kafka client about 3.5 microseconds per
+ * Headers of a record by default. Each header costs the Kafka client about 5 microseconds per
  * record (bench/header-cost.mjs; figures in docs/benchmarks.md), so the fields that the key, the topic or the payload
  * already carry are opt-in. Optional fields appear only when the row has them.
  */
