@@ -32,8 +32,8 @@ export type HeaderField = (typeof HEADER_FIELDS)[number];
 
 /**
  * Headers of a record by default. Each header costs the Kafka client about 5 microseconds per
- * record (bench/header-cost.mjs; figures in docs/benchmarks.md), so the fields that the key, the topic or the payload
- * already carry are opt-in. Optional fields appear only when the row has them.
+ * record (bench/header-cost.mjs, figures in docs/benchmarks.md), so the fields that the key, the
+ * topic or the payload already carry are opt-in. Optional fields appear only when the row has them.
  */
 export const DEFAULT_HEADER_FIELDS: ReadonlySet<HeaderField> = new Set(['id', 'event_type', 'commit_lsn', 'created_by', 'correlation_id', 'causation_id', 'metadata']);
 export const ALL_HEADER_FIELDS: ReadonlySet<HeaderField> = new Set(HEADER_FIELDS);
