@@ -39,11 +39,17 @@ interface LibrdkafkaLogEvent {
   name?: string;
 }
 
-/** The same routing for a client of librdkafka's own API, whose lines carry syslog severities. */
+/** Routes the log lines of a client of librdkafka's own API, which carry syslog severities, the same way. */
 export function librdkafkaLogListener(log: Logger): (event: LibrdkafkaLogEvent) => void {
   const adapter = kafkaLogger(log) as Record<'error' | 'warn' | 'info' | 'debug', (message: string, extra?: unknown) => void>;
   return (event) => {
-    const level = event.severity <= 3 ? 'error' : event.severity === 4 ? 'warn' : event.severity <= 6 ? 'info' : 'debug';
-    adapter[level](event.message, { fac: event.fac, name: event.name });
+    adapter[levelOf(event.severity)](event.message, { fac: event.fac, name: event.name });
   };
+}
+
+function levelOf(severity: number): 'error' | 'warn' | 'info' | 'debug' {
+  if (severity <= 3) return 'error';
+  if (severity === 4) return 'warn';
+  if (severity <= 6) return 'info';
+  return 'debug';
 }

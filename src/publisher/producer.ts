@@ -24,8 +24,8 @@ const CODE_NAMES = new Map(Object.entries(Kafka.CODES.ERRORS as Record<string, n
 
 /**
  * A transactional, idempotent producer. A transaction is `begin`, any number of `send`s, and
- * `commit`; records are handed to librdkafka as they are sent, so they travel to the broker while
- * the caller prepares the next ones. On any failure the transaction is aborted and the error
+ * `commit`. Records go to librdkafka as they are sent, so they travel to the broker while the
+ * caller prepares the next ones. On any failure the transaction is aborted and the error
  * rethrown, so nothing of it becomes visible to read_committed consumers.
  */
 export class TransactionalProducer {
@@ -96,8 +96,8 @@ export class TransactionalProducer {
 
   /**
    * Commits the open transaction once every record sent in it is acknowledged by its partition
-   * leader. Waiting here rather than inside librdkafka's commit matters for latency: its own flush
-   * added about 10 ms to every commit on a loopback broker, as it polls in steps.
+   * leader. Waiting here rather than inside librdkafka's commit matters for latency, because its
+   * own flush polls for the reports in steps when the application takes them.
    */
   async commit(records: number): Promise<void> {
     try {

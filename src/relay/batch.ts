@@ -21,7 +21,7 @@ export class PendingBatch {
     this.firstAddedAt ??= now;
   }
 
-  /** A dead letter, counted in the metrics once its transaction commits. */
+  /** Adds a dead letter, which the metrics count once its transaction commits. */
   addDeadLetter(record: KafkaRecord, now: number): void {
     this.add(record, now);
     this.deadLetters.push(record);

@@ -148,7 +148,7 @@ export class OutboxStream {
     }
 
     const route = this.router.route(event.aggregateType, event.eventType);
-    // A dead letter carries every field, so that "dlq list" can name the event whatever OUTBOX_HEADERS says.
+    // A dead letter carries every field, so that "dlq list" can name the event whatever OUTBOX_HEADERS selects.
     const deadLetterSource = (topic: string | null): DeadLetterSource => sourceOf(toKafkaRecord(event, topic ?? '', open.finalLsn), topic);
     if ('error' in route) return this.reject(deadLetterSource(null), 'unroutable', route.error, open, batch, now);
 

@@ -134,10 +134,7 @@ export class StreamLoop {
   /** Hands the batch's new records to the open Kafka transaction, unless a commit still runs. */
   private async sendPending(): Promise<void> {
     if (this.inFlight !== null || this.sent === this.batch.records.length) return;
-    if (!this.transactionOpen) {
-      await this.producer.begin();
-      this.transactionOpen = true;
-    }
+    await this.beginTransaction();
     const records = this.batch.records;
     for (let i = this.sent; i < records.length; i++) this.producer.send(records[i]!);
     this.sent = records.length;
@@ -176,13 +173,18 @@ export class StreamLoop {
     return maxLsn(maxLsn(this.session.acknowledged, this.inFlight?.checkpoint.lsn ?? 0n), this.batch.ackLsn ?? 0n);
   }
 
+  /** Begins the Kafka transaction of the current batch unless it is open already. */
+  private async beginTransaction(): Promise<void> {
+    if (this.transactionOpen) return;
+    await this.producer.begin();
+    this.transactionOpen = true;
+  }
+
   /** Seals the batch with its checkpoint and starts the commit without waiting for it. */
   private async startCommit(): Promise<void> {
     await this.sendPending();
-    if (!this.transactionOpen) {
-      await this.producer.begin();
-      this.transactionOpen = true;
-    }
+    // A batch with only an acknowledgement position has no records, so nothing began its transaction yet.
+    await this.beginTransaction();
     const batch = this.batch;
     const checkpoint: Checkpoint = { slot: this.config.slot, lsn: batch.ackLsn ?? this.highestAckLsn(), partial: this.outbox.partial };
     this.producer.send(this.store.record(checkpoint));

@@ -58,7 +58,10 @@ describe('idle outbox in a busy database', () => {
         const sqlBefore = await slotLag(slot);
         const metric = (await metricValue(port, 'outbox_relay_lag_bytes')) ?? Infinity;
         const sqlAfter = await slotLag(slot);
-        metricGaps.push(metric > sqlBefore ? metric - sqlBefore : metric < sqlAfter ? sqlAfter - metric : 0);
+        let gap = 0;
+        if (metric > sqlBefore) gap = metric - sqlBefore;
+        if (metric < sqlAfter) gap = sqlAfter - metric;
+        metricGaps.push(gap);
       }
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 - (Date.now() - started))));
     }
